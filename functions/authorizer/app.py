@@ -1,0 +1,73 @@
+"""API Gateway REQUEST authorizer: the ``ld-api-key`` header -> the caller.
+
+Allowed requests carry ``user_id``, ``key_id`` and ``roles`` (a JSON object of
+tenant id -> role) in ``requestContext.authorizer``. Any failure records an
+``authentication_failed`` security event and answers ``Unauthorized``, which
+API Gateway turns into the 401 JSON gateway response from the template.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event import (
+    APIGatewayAuthorizerRequestEvent,
+    APIGatewayAuthorizerResponse,
+)
+
+from audit_service import container
+from audit_service.domain.models import RequestMetadata
+from audit_service.observability import instrumented, logger, metrics
+from audit_service.services.auth import AuthenticationFailed
+
+API_KEY_HEADER = "ld-api-key"
+
+
+class Unauthorized(Exception):  # noqa: N818 - API Gateway matches this exact message
+    def __init__(self) -> None:
+        super().__init__("Unauthorized")
+
+
+def _metadata(event: APIGatewayAuthorizerRequestEvent) -> RequestMetadata:
+    context = event.request_context
+    return RequestMetadata(
+        request_id=context.request_id,
+        source_ip=context.identity.source_ip,
+        user_agent=context.identity.user_agent,
+        method=event.http_method,
+        path=event.path,
+    )
+
+
+def _handle(raw_event: dict[str, Any], _context: Any) -> dict[str, Any]:
+    event = APIGatewayAuthorizerRequestEvent(raw_event)
+    headers = {name.lower(): value for name, value in (event.headers or {}).items()}
+    try:
+        principal = container.authenticator().authenticate(headers.get(API_KEY_HEADER))
+    except AuthenticationFailed as failure:
+        container.security_events().authentication_failed(failure.reason, _metadata(event))
+        logger.info("authentication failed", extra={"reason": failure.reason.value})
+        metrics.add_metric(name="AuthenticationFailed", unit="Count", value=1)
+        raise Unauthorized() from None
+
+    logger.append_keys(user_id=principal.user_id)
+    arn = event.parsed_arn
+    policy = APIGatewayAuthorizerResponse(
+        principal_id=str(principal.user_id),
+        region=arn.region,
+        aws_account_id=arn.aws_account_id,
+        api_id=arn.api_id,
+        stage=arn.stage,
+        context={
+            "user_id": str(principal.user_id),
+            "key_id": principal.key_id,
+            "roles": json.dumps({str(tenant): role.value for tenant, role in principal.roles.items()}),
+        },
+    )
+    policy.allow_all_routes()
+    return policy.asdict()
+
+
+handler = instrumented(_handle, correlation_id_path=correlation_paths.API_GATEWAY_REST)

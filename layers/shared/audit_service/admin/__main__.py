@@ -1,0 +1,3 @@
+from audit_service.admin.cli import main
+
+raise SystemExit(main())

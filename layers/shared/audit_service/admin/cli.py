@@ -1,0 +1,132 @@
+"""``ld-audit-admin``: create tenants, users, memberships and API keys.
+
+Against a deployed stack::
+
+    ld-audit-admin --stack audit-compliance-dev tenant create --name "Acme" --plan pro
+
+reads the table names and key ARNs from the stack's outputs. Without
+``--stack`` it uses the same environment variables as the functions (the local
+cloud sets them). Every command prints one JSON object. An API key's secret is
+printed once, when it is created, and is not stored anywhere.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import ValidationError
+
+from audit_service import container
+from audit_service.domain.errors import DomainError
+from audit_service.domain.models import Plan
+from audit_service.domain.permissions import Role
+from audit_service.services.accounts import TENANT_RESOURCE_KINDS
+
+_OUTPUT_TO_ENV = {
+    "TenantsTableName": "TENANTS_TABLE",
+    "UsersTableName": "USERS_TABLE",
+    "ApiKeysTableName": "API_KEYS_TABLE",
+    "AuditLogTableName": "AUDIT_LOG_TABLE",
+    "DataKeyArn": "DATA_KEY_ARN",
+    "BlindIndexKeyArn": "BLIND_INDEX_KEY_ARN",
+}
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ld-audit-admin", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stack", help="read table names and key ARNs from this CloudFormation stack's outputs")
+    groups = parser.add_subparsers(dest="group", required=True)
+
+    tenant = groups.add_parser("tenant").add_subparsers(dest="action", required=True)
+    create = tenant.add_parser("create", help="create a tenant")
+    create.add_argument("--name", required=True)
+    create.add_argument("--plan", choices=[p.value for p in Plan], default=Plan.BASIC.value)
+
+    resource = groups.add_parser("resource").add_subparsers(dest="action", required=True)
+    add = resource.add_parser("add", help="add a division, environment or deployment to a tenant")
+    add.add_argument("--tenant", type=int, required=True)
+    add.add_argument("--kind", choices=TENANT_RESOURCE_KINDS, required=True)
+    add.add_argument("--name", required=True)
+    add.add_argument("--parent", type=int)
+
+    user = groups.add_parser("user").add_subparsers(dest="action", required=True)
+    create_user = user.add_parser("create", help="create a user (name and email are stored encrypted)")
+    create_user.add_argument("--name", required=True)
+    create_user.add_argument("--email", required=True)
+    find = user.add_parser("find", help="find a user by email, through the blind index")
+    find.add_argument("--email", required=True)
+
+    member = groups.add_parser("member").add_subparsers(dest="action", required=True)
+    add_member = member.add_parser("add", help="make a user a member of a tenant")
+    add_member.add_argument("--tenant", type=int, required=True)
+    add_member.add_argument("--user", type=int, required=True)
+    add_member.add_argument("--role", choices=[r.value for r in Role], required=True)
+
+    key = groups.add_parser("key").add_subparsers(dest="action", required=True)
+    create_key = key.add_parser("create", help="issue an API key; the secret is shown once")
+    create_key.add_argument("--user", type=int, required=True)
+    create_key.add_argument("--name", default="default")
+    revoke = key.add_parser("revoke", help="revoke an API key")
+    revoke.add_argument("--user", type=int, required=True)
+    revoke.add_argument("--key-id", required=True)
+    list_keys = key.add_parser("list", help="list a user's API keys (never their secrets)")
+    list_keys.add_argument("--user", type=int, required=True)
+    return parser
+
+
+def _use_stack(stack_name: str) -> None:
+    from audit_service.aws import client
+
+    stack = client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+    outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+    for output, variable in _OUTPUT_TO_ENV.items():
+        os.environ[variable] = outputs[output]
+    container.reset()
+
+
+def run(argv: Sequence[str]) -> dict[str, Any]:
+    """Run one command; returns what ``main`` prints."""
+    args = _parser().parse_args(argv)
+    if args.stack:
+        _use_stack(args.stack)
+    accounts = container.accounts()
+    command = (args.group, args.action)
+    if command == ("tenant", "create"):
+        tenant = accounts.create_tenant(args.name, Plan(args.plan))
+        return {"tenant": tenant.model_dump(mode="json")}
+    if command == ("resource", "add"):
+        resource = accounts.add_tenant_resource(args.tenant, args.kind, args.name, args.parent)
+        return {args.kind: resource.model_dump(mode="json")}
+    if command == ("user", "create"):
+        return {"user": accounts.create_user(args.name, args.email).model_dump(mode="json")}
+    if command == ("user", "find"):
+        found = accounts.find_user_by_email(args.email)
+        return {"user": found.model_dump(mode="json") if found else None}
+    if command == ("member", "add"):
+        membership = accounts.add_member(args.tenant, args.user, Role(args.role))
+        return {"membership": membership.model_dump(mode="json")}
+    if command == ("key", "create"):
+        issued = accounts.issue_api_key(args.user, args.name)
+        return {"api_key": issued.key.model_dump(mode="json", exclude={"key_hash"}), "secret": issued.secret}
+    if command == ("key", "revoke"):
+        accounts.revoke_api_key(args.user, args.key_id)
+        return {"revoked": args.key_id}
+    if command == ("key", "list"):
+        keys = container.accounts_repository().list_api_keys(args.user)
+        return {"api_keys": [k.model_dump(mode="json", exclude={"key_hash"}) for k in keys]}
+    raise AssertionError(f"unhandled command {command}")  # argparse only lets the above through
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        print(json.dumps(run(sys.argv[1:] if argv is None else argv), indent=2))
+    except (DomainError, ValidationError, ValueError) as error:
+        message = error.message if isinstance(error, DomainError) else str(error)
+        print(json.dumps({"error": message}), file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,1 @@
+"""What every HTTP function shares: the resolver, error mapping and the caller."""

@@ -1,0 +1,122 @@
+"""The resolver every route function uses, and the one place errors become HTTP.
+
+Every error answer has the same JSON shape::
+
+    {"error": {"code": "forbidden", "message": "...", "request_id": "..."}}
+
+No stack trace or exception text from outside the domain ever reaches a caller.
+"""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from audit_service import container
+from audit_service.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unauthenticated
+from audit_service.domain.models import Principal, RequestMetadata
+from audit_service.domain.permissions import Permission, Role
+from audit_service.observability import logger
+from audit_service.services.auth import PermissionDenied, require, require_anywhere
+
+_STATUS: dict[type[DomainError], HTTPStatus] = {
+    InvalidInput: HTTPStatus.BAD_REQUEST,
+    Unauthenticated: HTTPStatus.UNAUTHORIZED,
+    Forbidden: HTTPStatus.FORBIDDEN,
+    NotFound: HTTPStatus.NOT_FOUND,
+    Conflict: HTTPStatus.CONFLICT,
+}
+
+FORBIDDEN_MESSAGE = "You do not have the permission this request needs."
+
+
+def error_response(status: HTTPStatus, code: str, message: str, request_id: str | None, **extra: Any) -> Response:
+    body: dict[str, Any] = {"code": code, "message": message, "request_id": request_id, **extra}
+    return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps({"error": body}))
+
+
+def request_metadata(app: APIGatewayRestResolver) -> RequestMetadata:
+    context = app.current_event.request_context
+    return RequestMetadata(
+        request_id=context.request_id,
+        source_ip=context.identity.source_ip,
+        user_agent=context.identity.user_agent,
+        method=app.current_event.http_method,
+        path=app.current_event.path,
+    )
+
+
+def current_principal(app: APIGatewayRestResolver) -> Principal:
+    """The caller, as the authorizer described it in the request context."""
+    authorizer = app.current_event.request_context.authorizer
+    try:
+        roles = json.loads(authorizer.get("roles") or "{}")
+        return Principal(
+            user_id=int(authorizer["user_id"]),
+            key_id=str(authorizer["key_id"]),
+            roles={int(tenant): Role(role) for tenant, role in roles.items()},
+        )
+    except (KeyError, TypeError, ValueError) as error:
+        raise Unauthenticated("The request carries no authenticated caller.") from error
+
+
+def authorize(app: APIGatewayRestResolver, permission: Permission, *, tenant_id: int | None = None) -> Principal:
+    """The caller, if their role grants ``permission`` (in ``tenant_id``, or in any tenant)."""
+    principal = current_principal(app)
+    logger.append_keys(user_id=principal.user_id, tenant_id=tenant_id)
+    if tenant_id is None:
+        require_anywhere(principal, permission)
+    else:
+        require(principal, permission, tenant_id=tenant_id)
+    return principal
+
+
+def create_app() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(enable_validation=True)
+
+    def request_id() -> str | None:
+        return app.current_event.request_context.request_id
+
+    @app.exception_handler(PermissionDenied)
+    def _permission_denied(error: PermissionDenied) -> Response:
+        principal = current_principal(app)
+        container.security_events().permission_denied(
+            actor_id=principal.user_id,
+            tenant_id=error.tenant_id,
+            permission=error.permission,
+            request=request_metadata(app),
+        )
+        logger.info("permission denied", extra={"permission": error.permission.value})
+        return error_response(HTTPStatus.FORBIDDEN, "forbidden", FORBIDDEN_MESSAGE, request_id(),
+                              permission=error.permission.value)
+
+    @app.exception_handler(DomainError)
+    def _domain_error(error: DomainError) -> Response:
+        status = next((s for kind, s in _STATUS.items() if isinstance(error, kind)), HTTPStatus.BAD_REQUEST)
+        return error_response(status, error.code, error.message, request_id())
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid_request(error: RequestValidationError) -> Response:
+        details = [
+            {"location": ".".join(str(part) for part in issue.get("loc", ())), "problem": issue.get("msg", "")}
+            for issue in error.errors()
+        ]
+        return error_response(HTTPStatus.BAD_REQUEST, "invalid_request", "The request is not valid.", request_id(),
+                              details=details)
+
+    @app.not_found
+    def _not_found(_: Exception) -> Response:
+        return error_response(HTTPStatus.NOT_FOUND, "not_found", "No such route.", request_id())
+
+    @app.exception_handler(Exception)
+    def _unexpected(error: Exception) -> Response:
+        # Logged by type only: exception text can carry values from the request.
+        logger.error("unhandled error", extra={"error_type": type(error).__name__})
+        return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error",
+                              "Something went wrong on our side; it has been logged.", request_id())
+
+    return app

@@ -1,0 +1,21 @@
+"""boto3 clients, created once per container with one retry policy.
+
+Standard retry mode retries throttling and transient faults with backoff;
+a request that still fails surfaces as an error (and, for queue consumers,
+the message is redelivered) rather than being dropped.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5}, connect_timeout=3, read_timeout=10)
+
+
+@cache
+def client(service: str) -> Any:
+    return boto3.client(service, config=_CONFIG)  # type: ignore[call-overload]

@@ -1,0 +1,34 @@
+"""Typed configuration, parsed from the environment once per cold start."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Settings(BaseModel):
+    """Everything a function needs to know about its environment.
+
+    The template sets the same variables on every function (Globals); what a
+    function may actually touch is decided by its IAM role, not by this model.
+    """
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    tenants_table: str = Field(min_length=3)
+    users_table: str = Field(min_length=3)
+    api_keys_table: str = Field(min_length=3)
+    audit_log_table: str = Field(min_length=3)
+    data_key_arn: str = Field(min_length=1)
+    blind_index_key_arn: str = Field(min_length=1)
+    platform_retention_days: int = Field(default=400, ge=1)
+    auth_cache_ttl_seconds: int = Field(default=60, ge=0, le=3600)
+    data_key_cache_seconds: int = Field(default=300, ge=0, le=86400)
+    aws_region: str = Field(default="us-east-1")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.model_validate({k.lower(): v for k, v in os.environ.items()})

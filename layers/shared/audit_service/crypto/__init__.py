@@ -1,0 +1,1 @@
+"""Envelope encryption of personal data and keyed one-way hashes."""

@@ -1,0 +1,79 @@
+"""Envelope encryption of an item's personal fields with the AWS Encryption SDK.
+
+One encrypted message per item, holding all of its protected fields, so the
+~330 bytes of message overhead are paid once per item (see docs/data-model.md).
+
+Data keys come from KMS and are cached (CachingCryptoMaterialsManager), so a
+warm container calls KMS once per encryption context and cache period rather
+than once per item. The encryption context names who the data belongs to
+(``tenant_id`` or ``user_id``), which keeps a cached data key from ever being
+shared across owners. Because the cache is keyed by the encryption context, the
+context deliberately does not contain per-record ids; instead the record's key
+is sealed *inside* the message (``bind``) and checked on decrypt, so a
+ciphertext copied to another record or another owner's partition is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+import aws_encryption_sdk
+import botocore.session
+from aws_encryption_sdk.caches.local import LocalCryptoMaterialsCache
+from aws_encryption_sdk.exceptions import AWSEncryptionSDKClientError
+from aws_encryption_sdk.identifiers import Algorithm, CommitmentPolicy
+from aws_encryption_sdk.key_providers.kms import StrictAwsKmsMasterKeyProvider
+from aws_encryption_sdk.materials_managers.caching import CachingCryptoMaterialsManager
+
+# Unsigned, key-committing suite: a third of the default suite's size and
+# ~15x faster to encrypt (FIELD-NOTES); signatures add nothing here because
+# every reader is also a writer (same KMS key, same service).
+_ALGORITHM = Algorithm.AES_256_GCM_HKDF_SHA512_COMMIT_KEY
+
+
+class DecryptionFailed(Exception):
+    """The message does not belong where it was found, or cannot be opened."""
+
+
+class Envelope:
+    def __init__(self, key_arn: str, *, cache_seconds: float, cache_capacity: int = 1000) -> None:
+        # The key ARN names its region; the provider makes its own KMS client
+        # from this botocore session (which honours AWS_ENDPOINT_URL locally).
+        provider = StrictAwsKmsMasterKeyProvider(key_ids=[key_arn], botocore_session=botocore.session.Session())
+        self._client = aws_encryption_sdk.EncryptionSDKClient(
+            commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT
+        )
+        self._materials = CachingCryptoMaterialsManager(
+            master_key_provider=provider,
+            cache=LocalCryptoMaterialsCache(capacity=cache_capacity),
+            max_age=float(max(cache_seconds, 0.001)),
+            max_messages_encrypted=1_000_000,
+        )
+
+    def seal(self, fields: Mapping[str, Any], *, context: Mapping[str, str], bind: str) -> bytes:
+        """Encrypt ``fields`` for the owner named in ``context``, bound to record key ``bind``."""
+        plaintext = json.dumps({"bind": bind, "fields": fields}, separators=(",", ":"), default=str)
+        ciphertext, _header = self._client.encrypt(
+            source=plaintext.encode(),
+            materials_manager=self._materials,
+            encryption_context=dict(context),
+            algorithm=_ALGORITHM,
+        )
+        return bytes(ciphertext)
+
+    def open(self, ciphertext: bytes, *, context: Mapping[str, str], bind: str) -> dict[str, Any]:
+        """Decrypt and check that the message belongs to this owner and record."""
+        try:
+            plaintext, header = self._client.decrypt(source=ciphertext, materials_manager=self._materials)
+        except AWSEncryptionSDKClientError as error:
+            raise DecryptionFailed(f"cannot decrypt: {type(error).__name__}") from error
+        stored = header.encryption_context
+        if any(stored.get(name) != value for name, value in context.items()):
+            raise DecryptionFailed("encryption context does not match the record's owner")
+        body = json.loads(plaintext)
+        if body.get("bind") != bind:
+            raise DecryptionFailed("ciphertext was sealed for another record")
+        fields: dict[str, Any] = body["fields"]
+        return fields

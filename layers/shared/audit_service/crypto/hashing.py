@@ -1,0 +1,34 @@
+"""One-way hashes used as lookup keys.
+
+- API keys are 256-bit random secrets, so a plain SHA-256 is a sufficient
+  one-way hash (a slow or keyed hash adds nothing against brute force).
+- Emails have little entropy, so they are hashed with a key that never leaves
+  KMS (an HMAC_256 key, ``GenerateMac``): without KMS access a stolen table
+  cannot be matched against a list of known emails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+
+def api_key_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+class BlindIndex:
+    def __init__(self, kms: Any, key_arn: str) -> None:
+        self._kms = kms
+        self._key_arn = key_arn
+
+    def email(self, email: str) -> str:
+        return self._mac(b"email\x00" + normalise_email(email).encode())
+
+    def _mac(self, message: bytes) -> str:
+        response = self._kms.generate_mac(KeyId=self._key_arn, MacAlgorithm="HMAC_SHA_256", Message=message)
+        return bytes(response["Mac"]).hex()

@@ -1,0 +1,278 @@
+"""Tenants, users, memberships and API keys.
+
+Key design (docs/data-model.md has the whole picture):
+
+- tenants table, keyed by tenant: ``pk=<tenant_id>``, ``sk=TENANT`` |
+  ``MEMBER#<user_id>`` | ``DIVISION#<id>`` | ``ENVIRONMENT#<id>`` | ``DEPLOYMENT#<id>``
+- users table, keyed by user: ``pk=<user_id>``, ``sk=PROFILE`` |
+  ``MEMBERSHIP#<tenant_id>`` (mirror of the tenant's member item, written in the
+  same transaction, so "my tenants" is one query); plus the blind-index item
+  ``pk=email#<hmac>``, ``sk=EMAIL`` that makes emails unique and findable
+  without decrypting anything.
+- API keys table, keyed by the key's SHA-256 (the authorizer's one read), with
+  the ``by_user`` index for listing a user's keys.
+- Ids are the product page's integers, taken from atomic counters
+  (``pk=#counters``) in the table that owns the entity.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from audit_service.dal.dynamo import cancellation_reasons, error_code, from_item, key, to_item
+from audit_service.domain.errors import Conflict, NotFound
+from audit_service.domain.models import (
+    ApiKey,
+    ApiKeyStatus,
+    Membership,
+    Plan,
+    Tenant,
+    TenantResource,
+    iso_utc,
+)
+from audit_service.domain.permissions import Role
+
+_COUNTERS = "#counters"
+_NOT_EXISTS = "attribute_not_exists(pk)"
+_EXISTS = "attribute_exists(pk)"
+
+
+class AccountsRepository:
+    def __init__(self, dynamodb: Any, *, tenants_table: str, users_table: str, api_keys_table: str) -> None:
+        self._db = dynamodb
+        self._tenants = tenants_table
+        self._users = users_table
+        self._api_keys = api_keys_table
+
+    # ids -----------------------------------------------------------------
+    def next_id(self, kind: str) -> int:
+        table = self._users if kind == "user" else self._tenants
+        response = self._db.update_item(
+            TableName=table,
+            Key=key(_COUNTERS, kind),
+            UpdateExpression="ADD #v :one",
+            ExpressionAttributeNames={"#v": "value"},
+            ExpressionAttributeValues={":one": {"N": "1"}},
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(response["Attributes"]["value"]["N"])
+
+    # tenants -------------------------------------------------------------
+    def create_tenant(self, tenant: Tenant) -> None:
+        item = to_item(
+            {
+                "pk": str(tenant.id),
+                "sk": "TENANT",
+                "name": tenant.name,
+                "plan": tenant.plan.value,
+                "created_at": iso_utc(tenant.created_at),
+            }
+        )
+        self._put_new(self._tenants, item, what=f"tenant {tenant.id}")
+
+    def get_tenant(self, tenant_id: int) -> Tenant | None:
+        response = self._db.get_item(TableName=self._tenants, Key=key(str(tenant_id), "TENANT"))
+        if "Item" not in response:
+            return None
+        values = from_item(response["Item"])
+        return Tenant(
+            id=tenant_id,
+            name=values["name"],
+            plan=Plan(values["plan"]),
+            created_at=datetime.fromisoformat(values["created_at"]),
+        )
+
+    def put_tenant_resource(self, resource: TenantResource) -> None:
+        item = to_item(
+            {
+                "pk": str(resource.tenant_id),
+                "sk": f"{resource.kind.upper()}#{resource.id}",
+                "kind": resource.kind,
+                "id": resource.id,
+                "name": resource.name,
+                "parent_id": resource.parent_id,
+            }
+        )
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {"ConditionCheck": {"TableName": self._tenants, "Key": key(str(resource.tenant_id), "TENANT"),
+                                        "ConditionExpression": _EXISTS}},
+                    {"Put": {"TableName": self._tenants, "Item": item, "ConditionExpression": _NOT_EXISTS}},
+                ]
+            )
+        except ClientError as error:
+            reasons = cancellation_reasons(error)
+            if reasons[:1] == ["ConditionalCheckFailed"]:
+                raise NotFound(f"tenant {resource.tenant_id} does not exist") from error
+            if "ConditionalCheckFailed" in reasons:
+                raise Conflict(f"{resource.kind} {resource.id} already exists") from error
+            raise
+
+    # users ---------------------------------------------------------------
+    def create_user(self, user_id: int, *, email_hash: str, sealed_profile: bytes, created_at: datetime) -> None:
+        profile = to_item(
+            {
+                "pk": str(user_id),
+                "sk": "PROFILE",
+                "email_hash": email_hash,
+                "pii": sealed_profile,
+                "created_at": iso_utc(created_at),
+            }
+        )
+        lookup = to_item({"pk": f"email#{email_hash}", "sk": "EMAIL", "user_id": str(user_id)})
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self._users, "Item": profile, "ConditionExpression": _NOT_EXISTS}},
+                    {"Put": {"TableName": self._users, "Item": lookup, "ConditionExpression": _NOT_EXISTS}},
+                ]
+            )
+        except ClientError as error:
+            reasons = cancellation_reasons(error)
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                raise Conflict("a user with this email already exists") from error
+            if reasons[:1] == ["ConditionalCheckFailed"]:
+                raise Conflict(f"user {user_id} already exists") from error
+            raise
+
+    def get_user_item(self, user_id: int) -> dict[str, Any] | None:
+        response = self._db.get_item(TableName=self._users, Key=key(str(user_id), "PROFILE"))
+        return from_item(response["Item"]) if "Item" in response else None
+
+    def find_user_id_by_email_hash(self, email_hash: str) -> int | None:
+        response = self._db.get_item(
+            TableName=self._users, Key=key(f"email#{email_hash}", "EMAIL"), ConsistentRead=True
+        )
+        return int(response["Item"]["user_id"]["S"]) if "Item" in response else None
+
+    # memberships ---------------------------------------------------------
+    def add_membership(self, membership: Membership) -> None:
+        tenant, user = str(membership.tenant_id), str(membership.user_id)
+        created = iso_utc(membership.created_at)
+        member = to_item({"pk": tenant, "sk": f"MEMBER#{user}", "user_id": user, "role": membership.role.value,
+                          "created_at": created})
+        mirror = to_item({"pk": user, "sk": f"MEMBERSHIP#{tenant}", "tenant_id": tenant,
+                          "role": membership.role.value, "created_at": created})
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {"ConditionCheck": {"TableName": self._tenants, "Key": key(tenant, "TENANT"),
+                                        "ConditionExpression": _EXISTS}},
+                    {"ConditionCheck": {"TableName": self._users, "Key": key(user, "PROFILE"),
+                                        "ConditionExpression": _EXISTS}},
+                    {"Put": {"TableName": self._tenants, "Item": member, "ConditionExpression": _NOT_EXISTS}},
+                    {"Put": {"TableName": self._users, "Item": mirror}},
+                ]
+            )
+        except ClientError as error:
+            reasons = cancellation_reasons(error)
+            if reasons[:1] == ["ConditionalCheckFailed"]:
+                raise NotFound(f"tenant {tenant} does not exist") from error
+            if reasons[1:2] == ["ConditionalCheckFailed"]:
+                raise NotFound(f"user {user} does not exist") from error
+            if reasons[2:3] == ["ConditionalCheckFailed"]:
+                raise Conflict(f"user {user} is already a member of tenant {tenant}") from error
+            raise
+
+    def roles_of(self, user_id: int) -> dict[int, Role]:
+        """The user's role in each tenant (one query on the user's partition)."""
+        roles: dict[int, Role] = {}
+        kwargs: dict[str, Any] = {
+            "TableName": self._users,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": str(user_id)}, ":prefix": {"S": "MEMBERSHIP#"}},
+            "ProjectionExpression": "tenant_id, #r",
+            "ExpressionAttributeNames": {"#r": "role"},
+        }
+        while True:
+            response = self._db.query(**kwargs)
+            for item in response["Items"]:
+                roles[int(item["tenant_id"]["S"])] = Role(item["role"]["S"])
+            if "LastEvaluatedKey" not in response:
+                return roles
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    # API keys ------------------------------------------------------------
+    def put_api_key(self, api_key: ApiKey) -> None:
+        item = to_item(
+            {
+                "pk": api_key.key_hash,
+                "key_id": api_key.key_id,
+                "user_id": str(api_key.user_id),
+                "name": api_key.name,
+                "status": api_key.status.value,
+                "created_at": iso_utc(api_key.created_at),
+            }
+        )
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {"ConditionCheck": {"TableName": self._users, "Key": key(str(api_key.user_id), "PROFILE"),
+                                        "ConditionExpression": _EXISTS}},
+                    {"Put": {"TableName": self._api_keys, "Item": item, "ConditionExpression": _NOT_EXISTS}},
+                ]
+            )
+        except ClientError as error:
+            if cancellation_reasons(error)[:1] == ["ConditionalCheckFailed"]:
+                raise NotFound(f"user {api_key.user_id} does not exist") from error
+            raise
+
+    def get_api_key(self, key_hash: str) -> ApiKey | None:
+        response = self._db.get_item(TableName=self._api_keys, Key={"pk": {"S": key_hash}}, ConsistentRead=True)
+        if "Item" not in response:
+            return None
+        return _api_key(from_item(response["Item"]))
+
+    def revoke_api_key(self, key_hash: str, *, user_id: int, revoked_at: datetime) -> None:
+        try:
+            self._db.update_item(
+                TableName=self._api_keys,
+                Key={"pk": {"S": key_hash}},
+                UpdateExpression="SET #s = :revoked, revoked_at = :at",
+                ConditionExpression="attribute_exists(pk) AND user_id = :user",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={
+                    ":revoked": {"S": ApiKeyStatus.REVOKED.value},
+                    ":at": {"S": iso_utc(revoked_at)},
+                    ":user": {"S": str(user_id)},
+                },
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                raise NotFound("no such API key") from error
+            raise
+
+    def list_api_keys(self, user_id: int) -> list[ApiKey]:
+        response = self._db.query(
+            TableName=self._api_keys,
+            IndexName="by_user",
+            KeyConditionExpression="user_id = :user",
+            ExpressionAttributeValues={":user": {"S": str(user_id)}},
+        )
+        return [_api_key(from_item(item)) for item in response["Items"]]
+
+    # helpers -------------------------------------------------------------
+    def _put_new(self, table: str, item: dict[str, Any], *, what: str) -> None:
+        try:
+            self._db.put_item(TableName=table, Item=item, ConditionExpression=_NOT_EXISTS)
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                raise Conflict(f"{what} already exists") from error
+            raise
+
+
+def _api_key(values: dict[str, Any]) -> ApiKey:
+    revoked_at = values.get("revoked_at")
+    return ApiKey(
+        key_id=values["key_id"],
+        key_hash=values["pk"],
+        user_id=int(values["user_id"]),
+        name=values["name"],
+        status=ApiKeyStatus(values["status"]),
+        created_at=datetime.fromisoformat(values["created_at"]),
+        revoked_at=datetime.fromisoformat(revoked_at) if revoked_at else None,
+    )

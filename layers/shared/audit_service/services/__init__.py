@@ -1,0 +1,1 @@
+"""Use cases: what the functions and the operator's tool call."""

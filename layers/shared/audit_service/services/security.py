@@ -1,0 +1,122 @@
+"""Security events: failed authentications and denied permissions."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from audit_service.crypto.envelope import Envelope
+from audit_service.dal.log_records import PLATFORM, LogRecordStore, StoredRecord, partition
+from audit_service.domain.models import (
+    Plan,
+    RequestMetadata,
+    SecurityEvent,
+    SecurityEventType,
+    iso_utc,
+    new_record_id,
+    utc_now,
+)
+from audit_service.domain.permissions import Permission
+
+KIND = "security"
+
+
+class AuthFailureReason(StrEnum):
+    MISSING = "missing_api_key"
+    MALFORMED = "malformed_api_key"
+    UNKNOWN = "unknown_api_key"
+    REVOKED = "revoked_api_key"
+
+
+def owner_context(tenant_id: int | None) -> dict[str, str]:
+    """Encryption context of a log record: the tenant it belongs to."""
+    return {"tenant_id": str(tenant_id)} if tenant_id is not None else {"partition": PLATFORM}
+
+
+class SecurityEvents:
+    """Writes and reads security events, personal fields sealed per record.
+
+    ``plan_of`` returns a tenant's plan (or None if there is no such tenant);
+    retention follows the plan, and the platform partition keeps events for
+    ``platform_retention_days``.
+    """
+
+    def __init__(
+        self,
+        store: LogRecordStore,
+        envelope: Envelope,
+        *,
+        plan_of: Callable[[int], Plan | None],
+        platform_retention_days: int,
+    ) -> None:
+        self._store = store
+        self._envelope = envelope
+        self._plan_of = plan_of
+        self._platform_days = platform_retention_days
+
+    def authentication_failed(self, reason: AuthFailureReason, request: RequestMetadata) -> SecurityEvent:
+        return self._record(SecurityEventType.AUTHENTICATION_FAILED, None, None, request, {"reason": reason.value})
+
+    def permission_denied(
+        self, *, actor_id: int, tenant_id: int | None, permission: Permission, request: RequestMetadata
+    ) -> SecurityEvent:
+        # A tenant that does not exist has no partition: the attempt goes to the
+        # platform partition, and the answer to the caller is the same either way.
+        plan = self._plan_of(tenant_id) if tenant_id is not None else None
+        known_tenant = tenant_id if plan is not None else None
+        details = {"permission": permission.value, "requested_tenant_id": tenant_id}
+        return self._record(SecurityEventType.PERMISSION_DENIED, known_tenant, actor_id, request, details, plan)
+
+    def newest(self, tenant_id: int | None, *, limit: int = 50) -> list[SecurityEvent]:
+        now = utc_now()
+        records = self._store.newest(partition(tenant_id, KIND), now_epoch=int(now.timestamp()), limit=limit)
+        return [self._open(record) for record in records]
+
+    def _record(
+        self,
+        event_type: SecurityEventType,
+        tenant_id: int | None,
+        actor_id: int | None,
+        request: RequestMetadata,
+        details: dict[str, Any],
+        plan: Plan | None = None,
+    ) -> SecurityEvent:
+        now = utc_now()
+        record_id = new_record_id(now)
+        days = plan.retention_days if plan is not None else self._platform_days
+        pk, sk = partition(tenant_id, KIND), f"{iso_utc(now)}#{record_id}"
+        sealed = self._envelope.seal(
+            {"request": request.model_dump(exclude={"request_id"}), "details": details},
+            context=owner_context(tenant_id),
+            bind=f"{pk}|{sk}",
+        )
+        attributes = {
+            "record_id": record_id,
+            "type": event_type.value,
+            "tenant_id": str(tenant_id) if tenant_id is not None else None,
+            "actor_id": str(actor_id) if actor_id is not None else None,
+            "request_id": request.request_id,
+            "timestamp": iso_utc(now),
+            "expires_at": int((now + timedelta(days=days)).timestamp()),
+        }
+        self._store.put(StoredRecord(pk, sk, attributes, sealed))
+        return SecurityEvent(
+            id=record_id, type=event_type, tenant_id=tenant_id, actor_id=actor_id, timestamp=now,
+            request=request, details=details,
+        )
+
+    def _open(self, record: StoredRecord) -> SecurityEvent:
+        values = record.attributes
+        tenant_id = int(values["tenant_id"]) if values.get("tenant_id") else None
+        fields = self._envelope.open(record.sealed, context=owner_context(tenant_id), bind=f"{record.pk}|{record.sk}")
+        return SecurityEvent(
+            id=values["record_id"],
+            type=SecurityEventType(values["type"]),
+            tenant_id=tenant_id,
+            actor_id=int(values["actor_id"]) if values.get("actor_id") else None,
+            timestamp=datetime.fromisoformat(values["timestamp"]),
+            request=RequestMetadata(request_id=values["request_id"], **fields["request"]),
+            details=fields["details"],
+        )

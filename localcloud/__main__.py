@@ -1,0 +1,67 @@
+"""``make run``: the whole service on this machine, no AWS account, no Docker."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import threading
+from pathlib import Path
+
+from localcloud.cloud import LocalCloud, Options
+
+
+def _arguments() -> Options:
+    defaults = Options()
+    parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__)
+    parser.add_argument("--host", default=os.environ.get("LOCAL_HOST", defaults.host))
+    parser.add_argument("--port", type=int, default=int(os.environ.get("LOCAL_API_PORT", defaults.port)),
+                        help="port of the API (default 3000)")
+    parser.add_argument("--aws-port", type=int, default=int(os.environ.get("LOCAL_AWS_PORT", defaults.aws_port)),
+                        help="port of the embedded AWS endpoint (default 4566)")
+    parser.add_argument("--state-file", type=Path, default=defaults.state_file)
+    parser.add_argument("--no-seed", action="store_true", help="start empty, without the demo tenant")
+    parser.add_argument("--quiet", action="store_true", help="do not print a line per API request")
+    args = parser.parse_args()
+    return Options(host=args.host, port=args.port, aws_port=args.aws_port, state_file=args.state_file,
+                   seed=not args.no_seed, log_requests=not args.quiet)
+
+
+def _banner(cloud: LocalCloud) -> str:
+    lines = [
+        "",
+        "Local cloud is up.",
+        f"  API:          {cloud.api_url}",
+        f"  AWS endpoint: {cloud.aws_url}   (region {cloud.options.region}, any credentials)",
+        f"  State:        {cloud.options.state_file}",
+    ]
+    users = cloud.demo.get("users", [])
+    if users:
+        lines += ["", "Demo users (tenant %s):" % cloud.demo["tenants"][0]["id"]]
+        lines += [f"  {u['name']:<12} {u['role']:<8} {u['api_key']}" for u in users]
+        lines += [
+            "",
+            "Try:",
+            f"  curl -s {cloud.api_url}/audit/types -H 'ld-api-key: {users[0]['api_key']}'",
+            f"  curl -s {cloud.api_url}/audit/types -H 'ld-api-key: {users[-1]['api_key']}'   # no audit:read: 403",
+            f"  curl -s {cloud.api_url}/audit/types                                           # no key: 401",
+            f"  aws --endpoint-url {cloud.aws_url} --region {cloud.options.region} dynamodb list-tables",
+        ]
+    lines += ["", "Ctrl-C stops everything.", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    cloud = LocalCloud(_arguments())
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    cloud.start()
+    print(_banner(cloud), flush=True)
+    stop.wait()
+    print("Stopping...", flush=True)
+    cloud.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,117 @@
+"""Starting and stopping the whole local cloud."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from localcloud.gateway import Gateway, serve
+from localcloud.pollers import Pollers
+from localcloud.provision import Stack, provision
+from localcloud.runtime import Runtime, install_lambda_invoker
+
+
+@dataclass
+class Options:
+    host: str = "127.0.0.1"
+    port: int = 3000
+    aws_port: int = 4566
+    region: str = "us-east-1"
+    stack_name: str = "audit-local"
+    state_file: Path = Path(".local/demo.json")
+    seed: bool = True
+    log_requests: bool = True
+
+
+@dataclass
+class LocalCloud:
+    options: Options
+    stack: Stack | None = None
+    runtime: Runtime | None = None
+    demo: dict[str, Any] = field(default_factory=dict)
+    _moto: Any = None
+    _api: ThreadingHTTPServer | None = None
+    _pollers: Pollers | None = None
+
+    @property
+    def aws_url(self) -> str:
+        return f"http://{self.options.host}:{self.options.aws_port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.options.host}:{self.options.port}"
+
+    def start(self) -> None:
+        from moto.core.config import default_user_config
+        from moto.server import ThreadedMotoServer
+
+        opts = self.options
+        # Every SDK client in this process (the handlers', the Encryption SDK's)
+        # talks to the embedded AWS through the standard endpoint variable.
+        os.environ.update({
+            "AWS_ENDPOINT_URL": self.aws_url,
+            "AWS_DEFAULT_REGION": opts.region,
+            "AWS_REGION": opts.region,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "MOTO_PORT": str(opts.aws_port),
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_DISABLED": "false",
+        })
+        default_user_config["stepfunctions"]["execute_state_machine"] = True
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        self._moto = ThreadedMotoServer(ip_address=opts.host, port=opts.aws_port, verbose=False)
+        self._moto.start()
+
+        config = Config(retries={"mode": "standard", "max_attempts": 3})
+
+        def clients(service: str) -> Any:
+            return boto3.client(service, region_name=opts.region, endpoint_url=self.aws_url, config=config)  # type: ignore[call-overload]
+
+        self.stack = provision(clients, stack_name=opts.stack_name, region=opts.region)
+        os.environ.update(self.stack.environment())
+        self.runtime = Runtime(self.stack)
+        install_lambda_invoker(self.runtime)
+        if opts.seed:
+            from localcloud.seed import seed_demo
+
+            self.demo = seed_demo()
+        apis = list(self.stack.apis.values())
+        if len(apis) != 1:
+            raise RuntimeError(f"the local cloud serves exactly one API; the template declares {len(apis)}")
+        self._api = serve(Gateway(apis[0], self.runtime, region=opts.region), opts.host, opts.port,
+                          log=opts.log_requests)
+        self._pollers = Pollers(self.stack.mappings, self.runtime, clients, opts.region)
+        self._pollers.start()
+        self._write_state()
+
+    def _write_state(self) -> None:
+        assert self.stack is not None
+        state = {
+            "api_url": self.api_url,
+            "aws_endpoint_url": self.aws_url,
+            "region": self.options.region,
+            "stack_name": self.stack.name,
+            "resources": self.stack.physical,
+            **self.demo,
+        }
+        self.options.state_file.parent.mkdir(parents=True, exist_ok=True)
+        self.options.state_file.write_text(json.dumps(state, indent=2))
+
+    def stop(self) -> None:
+        if self._pollers is not None:
+            self._pollers.stop()
+        if self._api is not None:
+            self._api.shutdown()
+        if self._moto is not None:
+            self._moto.stop()
+        if self.options.state_file.exists():
+            self.options.state_file.unlink()

@@ -1,0 +1,165 @@
+"""Event-source mappings: poll SQS queues and DynamoDB streams, invoke handlers in-process.
+
+Semantics follow Lambda's:
+- SQS: batches of up to ``BatchSize``; messages are deleted only when the
+  invocation succeeds, except those named in ``batchItemFailures`` (with
+  ``ReportBatchItemFailures``). A failed message becomes visible again after the
+  queue's visibility timeout, and the queue's redrive policy moves it to the
+  dead-letter queue after ``maxReceiveCount`` receives.
+- DynamoDB streams: records in order per shard; a failed batch is retried from
+  the first failed record (the whole batch without ``ReportBatchItemFailures``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from localcloud.provision import EventSourceMapping
+from localcloud.runtime import FunctionError, Runtime
+
+ClientFactory = Callable[[str], Any]
+
+
+class SqsPoller:
+    def __init__(self, mapping: EventSourceMapping, runtime: Runtime, clients: ClientFactory, region: str) -> None:
+        self.mapping = mapping
+        self._runtime = runtime
+        self._sqs = clients("sqs")
+        self._region = region
+
+    def poll_once(self, wait_seconds: int = 0) -> int:
+        """Receive and process one batch; returns how many messages were received."""
+        response = self._sqs.receive_message(
+            QueueUrl=self.mapping.queue_url,
+            MaxNumberOfMessages=min(10, self.mapping.batch_size),
+            WaitTimeSeconds=wait_seconds,
+            MessageSystemAttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        messages = response.get("Messages", [])
+        if not messages:
+            return 0
+        event = {"Records": [self._record(message) for message in messages]}
+        try:
+            result = self._runtime.invoke(self.mapping.function, event)
+        except FunctionError:
+            return len(messages)  # nothing deleted: every message is retried
+        failed: set[str] = set()
+        if self.mapping.report_batch_item_failures and isinstance(result, dict):
+            failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            self._sqs.delete_message_batch(
+                QueueUrl=self.mapping.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+            )
+        return len(messages)
+
+    def _record(self, message: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "messageId": message["MessageId"],
+            "receiptHandle": message["ReceiptHandle"],
+            "body": message["Body"],
+            "attributes": message.get("Attributes", {}),
+            "messageAttributes": message.get("MessageAttributes", {}),
+            "md5OfBody": message.get("MD5OfBody"),
+            "eventSource": "aws:sqs",
+            "eventSourceARN": self.mapping.source_arn,
+            "awsRegion": self._region,
+        }
+
+
+class StreamPoller:
+    def __init__(self, mapping: EventSourceMapping, runtime: Runtime, clients: ClientFactory, region: str) -> None:
+        self.mapping = mapping
+        self._runtime = runtime
+        self._streams = clients("dynamodbstreams")
+        self._region = region
+        self._iterators: dict[str, str | None] = {}
+
+    def _shard_iterators(self) -> dict[str, str | None]:
+        description = self._streams.describe_stream(StreamArn=self.mapping.source_arn)["StreamDescription"]
+        for shard in description["Shards"]:
+            shard_id = shard["ShardId"]
+            if shard_id not in self._iterators:
+                self._iterators[shard_id] = self._streams.get_shard_iterator(
+                    StreamArn=self.mapping.source_arn, ShardId=shard_id,
+                    ShardIteratorType=self.mapping.starting_position,
+                )["ShardIterator"]
+        return self._iterators
+
+    def poll_once(self, wait_seconds: int = 0) -> int:
+        processed = 0
+        for shard_id, iterator in list(self._shard_iterators().items()):
+            if iterator is None:
+                continue
+            response = self._streams.get_records(ShardIterator=iterator, Limit=self.mapping.batch_size)
+            records = response.get("Records", [])
+            next_iterator = response.get("NextShardIterator")
+            if records:
+                retry_from = self._deliver(records)
+                if retry_from is not None:
+                    next_iterator = self._streams.get_shard_iterator(
+                        StreamArn=self.mapping.source_arn, ShardId=shard_id,
+                        ShardIteratorType="AT_SEQUENCE_NUMBER", SequenceNumber=retry_from,
+                    )["ShardIterator"]
+                processed += len(records)
+            self._iterators[shard_id] = next_iterator
+        return processed
+
+    def _deliver(self, records: list[dict[str, Any]]) -> str | None:
+        """Invoke the function; the sequence number to retry from, or None when all succeeded."""
+        event = {"Records": [{**record, "eventSourceARN": self.mapping.source_arn, "awsRegion": self._region}
+                             for record in records]}
+        try:
+            result = self._runtime.invoke(self.mapping.function, event)
+        except FunctionError:
+            return str(records[0]["dynamodb"]["SequenceNumber"])
+        if self.mapping.report_batch_item_failures and isinstance(result, dict):
+            failures = [item["itemIdentifier"] for item in result.get("batchItemFailures", [])]
+            if failures:
+                return str(min(failures, key=int))
+        return None
+
+
+class Pollers:
+    """Runs every mapping of the stack on a background thread until stopped."""
+
+    def __init__(self, mappings: list[EventSourceMapping], runtime: Runtime, clients: ClientFactory, region: str,
+                 *, interval: float = 0.2) -> None:
+        self.pollers: list[SqsPoller | StreamPoller] = [
+            (SqsPoller if mapping.kind == "sqs" else StreamPoller)(mapping, runtime, clients, region)
+            for mapping in mappings
+        ]
+        self._interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def drain(self) -> int:
+        """Poll every mapping until all are empty (tests use this instead of sleeping)."""
+        total = 0
+        while True:
+            received = sum(poller.poll_once() for poller in self.pollers)
+            total += received
+            if received == 0:
+                return total
+
+    def start(self) -> None:
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    if sum(poller.poll_once() for poller in self.pollers) == 0:
+                        self._stop.wait(self._interval)
+                except Exception as error:  # noqa: BLE001 - keep polling, as Lambda's pollers do
+                    print(f"poller error: {type(error).__name__}: {error}", flush=True)
+                    self._stop.wait(1.0)
+
+        self._thread = threading.Thread(target=loop, name="event-source-pollers", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

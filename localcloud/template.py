@@ -1,0 +1,140 @@
+"""Reading ``template.yaml``: CloudFormation tags, SAM Globals, intrinsic functions.
+
+The local cloud and the tests build everything from the template through this
+module, so there is no second description of the resources anywhere.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from copy import deepcopy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader that turns ``!Ref x`` into ``{"Ref": "x"}`` and ``!Fn x`` into ``{"Fn::Fn": x}``."""
+
+
+def _construct_tag(loader: _CfnLoader, tag_suffix: str, node: yaml.Node) -> dict[str, Any]:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    if tag_suffix == "Ref":
+        return {"Ref": value}
+    if tag_suffix == "GetAtt" and isinstance(value, str):
+        value = value.split(".", 1)
+    return {f"Fn::{tag_suffix}": value}
+
+
+_CfnLoader.add_multi_constructor("!", _construct_tag)
+
+
+def load(path: Path = TEMPLATE) -> dict[str, Any]:
+    document: dict[str, Any] = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
+    return document
+
+
+def _merge(base: Any, override: Any) -> Any:
+    if isinstance(base, dict) and isinstance(override, dict):
+        merged = dict(base)
+        for name, value in override.items():
+            merged[name] = _merge(base.get(name), value) if name in base else value
+        return merged
+    if isinstance(base, list) and isinstance(override, list):
+        return base + override
+    return override
+
+
+def function_properties(template: Mapping[str, Any], logical_id: str) -> dict[str, Any]:
+    """A function's properties with the template's ``Globals.Function`` applied, as SAM does."""
+    globals_ = deepcopy(template.get("Globals", {}).get("Function", {}))
+    own = deepcopy(template["Resources"][logical_id].get("Properties", {}))
+    return dict(_merge(globals_, own))
+
+
+class Pending(Exception):
+    """A referenced resource has not been created yet."""
+
+
+@dataclass
+class Resolver:
+    """Evaluates intrinsic functions against the resources created so far."""
+
+    parameters: dict[str, Any]
+    pseudo: dict[str, str]
+    refs: dict[str, Any] = field(default_factory=dict)
+    attributes: dict[tuple[str, str], Any] = field(default_factory=dict)
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, list):
+            return [self.resolve(item) for item in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) == 1:
+            (name, argument), = value.items()
+            handler: Callable[[Any], Any] | None = {
+                "Ref": self._ref,
+                "Fn::GetAtt": self._get_att,
+                "Fn::Sub": self._sub,
+                "Fn::Join": self._join,
+            }.get(name)
+            if handler is not None:
+                return handler(argument)
+            if name.startswith("Fn::"):
+                raise NotImplementedError(f"{name} is not supported by the local cloud; keep the template simpler")
+        return {name: self.resolve(item) for name, item in value.items()}
+
+    def _ref(self, name: str) -> Any:
+        if name in self.pseudo:
+            return self.pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        if name in self.refs:
+            return self.refs[name]
+        raise Pending(name)
+
+    def _get_att(self, argument: list[str]) -> Any:
+        resource, attribute = argument[0], argument[1]
+        if (resource, attribute) in self.attributes:
+            return self.attributes[(resource, attribute)]
+        raise Pending(f"{resource}.{attribute}")
+
+    def _sub(self, argument: str | list[Any]) -> str:
+        text, variables = (argument, {}) if isinstance(argument, str) else (argument[0], argument[1])
+
+        def replace(match: re.Match[str]) -> str:
+            expression = match.group(1)
+            if expression.startswith("!"):
+                return "${" + expression[1:] + "}"
+            if expression in variables:
+                return str(self.resolve(variables[expression]))
+            if "." in expression:
+                resource, attribute = expression.split(".", 1)
+                return str(self._get_att([resource, attribute]))
+            return str(self._ref(expression))
+
+        return re.sub(r"\$\{([^}]+)\}", replace, text)
+
+    def _join(self, argument: list[Any]) -> str:
+        delimiter, items = argument
+        return str(delimiter).join(str(item) for item in self.resolve(items))
+
+
+def parameter_defaults(template: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    values = {name: spec.get("Default") for name, spec in template.get("Parameters", {}).items()}
+    values.update(overrides or {})
+    missing = [name for name, value in values.items() if value is None]
+    if missing:
+        raise ValueError(f"template parameters without a value: {', '.join(missing)}")
+    return values
