@@ -15,16 +15,30 @@ def _arguments() -> Options:
     defaults = Options()
     parser = argparse.ArgumentParser(prog="python -m localcloud", description=__doc__)
     parser.add_argument("--host", default=os.environ.get("LOCAL_HOST", defaults.host))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("LOCAL_API_PORT", defaults.port)),
-                        help="port of the API (default 3000)")
-    parser.add_argument("--aws-port", type=int, default=int(os.environ.get("LOCAL_AWS_PORT", defaults.aws_port)),
-                        help="port of the embedded AWS endpoint (default 4566)")
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=int(os.environ.get("LOCAL_API_PORT", defaults.port)),
+        help="port of the API (default 3000)",
+    )
+    parser.add_argument(
+        "--aws-port",
+        type=int,
+        default=int(os.environ.get("LOCAL_AWS_PORT", defaults.aws_port)),
+        help="port of the embedded AWS endpoint (default 4566)",
+    )
     parser.add_argument("--state-file", type=Path, default=defaults.state_file)
     parser.add_argument("--no-seed", action="store_true", help="start empty, without the demo tenant")
     parser.add_argument("--quiet", action="store_true", help="do not print a line per API request")
     args = parser.parse_args()
-    return Options(host=args.host, port=args.port, aws_port=args.aws_port, state_file=args.state_file,
-                   seed=not args.no_seed, log_requests=not args.quiet)
+    return Options(
+        host=args.host,
+        port=args.port,
+        aws_port=args.aws_port,
+        state_file=args.state_file,
+        seed=not args.no_seed,
+        log_requests=not args.quiet,
+    )
 
 
 def _banner(cloud: LocalCloud) -> str:
@@ -37,7 +51,7 @@ def _banner(cloud: LocalCloud) -> str:
     ]
     users = cloud.demo.get("users", [])
     if users:
-        lines += ["", "Demo users (tenant %s):" % cloud.demo["tenants"][0]["id"]]
+        lines += ["", "Demo users (tenant {}):".format(cloud.demo["tenants"][0]["id"])]
         lines += [f"  {u['name']:<12} {u['role']:<8} {u['api_key']}" for u in users]
         lines += [
             "",

@@ -56,16 +56,18 @@ class LocalCloud:
         opts = self.options
         # Every SDK client in this process (the handlers', the Encryption SDK's)
         # talks to the embedded AWS through the standard endpoint variable.
-        os.environ.update({
-            "AWS_ENDPOINT_URL": self.aws_url,
-            "AWS_DEFAULT_REGION": opts.region,
-            "AWS_REGION": opts.region,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "MOTO_PORT": str(opts.aws_port),
-            "POWERTOOLS_TRACE_DISABLED": "true",
-            "POWERTOOLS_METRICS_DISABLED": "false",
-        })
+        os.environ.update(
+            {
+                "AWS_ENDPOINT_URL": self.aws_url,
+                "AWS_DEFAULT_REGION": opts.region,
+                "AWS_REGION": opts.region,
+                "AWS_ACCESS_KEY_ID": "local",
+                "AWS_SECRET_ACCESS_KEY": "local",
+                "MOTO_PORT": str(opts.aws_port),
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_DISABLED": "false",
+            }
+        )
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._moto = ThreadedMotoServer(ip_address=opts.host, port=opts.aws_port, verbose=False)
@@ -87,8 +89,9 @@ class LocalCloud:
         apis = list(self.stack.apis.values())
         if len(apis) != 1:
             raise RuntimeError(f"the local cloud serves exactly one API; the template declares {len(apis)}")
-        self._api = serve(Gateway(apis[0], self.runtime, region=opts.region), opts.host, opts.port,
-                          log=opts.log_requests)
+        self._api = serve(
+            Gateway(apis[0], self.runtime, region=opts.region), opts.host, opts.port, log=opts.log_requests
+        )
         self._pollers = Pollers(self.stack.mappings, self.runtime, clients, opts.region)
         self._pollers.start()
         self._write_state()

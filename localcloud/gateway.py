@@ -79,8 +79,7 @@ class Gateway:
         self._cache_lock = threading.Lock()
 
     # ---------------------------------------------------------------- entry
-    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes,
-               source_ip: str) -> GatewayResult:
+    def handle(self, method: str, raw_path: str, headers: dict[str, str], body: bytes, source_ip: str) -> GatewayResult:
         request_id = str(uuid.uuid4())
         split = urlsplit(raw_path)
         path = unquote(split.path) or "/"
@@ -90,8 +89,17 @@ class Gateway:
         if matched is None:
             return self._gateway_response("MISSING_AUTHENTICATION_TOKEN", request_id)
         route, path_parameters = matched
-        event = self._proxy_event(method, path, split.query, headers, body, source_ip, route, path_parameters,
-                                  request_id)
+        event = self._proxy_event(
+            method=method,
+            path=path,
+            query=split.query,
+            headers=headers,
+            body=body,
+            source_ip=source_ip,
+            route=route,
+            path_parameters=path_parameters,
+            request_id=request_id,
+        )
         if route.authorizer is not None:
             outcome = self._authorize(route, event)
             if isinstance(outcome, str):
@@ -111,9 +119,19 @@ class Gateway:
         return None
 
     # ---------------------------------------------------------------- events
-    def _proxy_event(self, method: str, path: str, query: str, headers: dict[str, str], body: bytes,
-                     source_ip: str, route: Route, path_parameters: dict[str, str],
-                     request_id: str) -> dict[str, Any]:
+    def _proxy_event(
+        self,
+        *,
+        method: str,
+        path: str,
+        query: str,
+        headers: dict[str, str],
+        body: bytes,
+        source_ip: str,
+        route: Route,
+        path_parameters: dict[str, str],
+        request_id: str,
+    ) -> dict[str, Any]:
         pairs = parse_qsl(query, keep_blank_values=True)
         multi_query: dict[str, list[str]] = {}
         for name, value in pairs:
@@ -161,8 +179,10 @@ class Gateway:
         return str(self.runtime.stack.ref(self.api.logical_id))
 
     def _method_arn(self, event: dict[str, Any]) -> str:
-        return (f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{self._api_id()}/{self.api.stage}/"
-                f"{event['httpMethod']}{event['path']}")
+        return (
+            f"arn:aws:execute-api:{self.region}:{ACCOUNT_ID}:{self._api_id()}/{self.api.stage}/"
+            f"{event['httpMethod']}{event['path']}"
+        )
 
     # ---------------------------------------------------------------- authorizer
     def _authorize(self, route: Route, event: dict[str, Any]) -> dict[str, Any] | str:
@@ -183,9 +203,21 @@ class Gateway:
         authorizer_event = {
             "type": "REQUEST",
             "methodArn": method_arn,
-            **{name: event[name] for name in ("resource", "path", "httpMethod", "headers", "multiValueHeaders",
-                                              "queryStringParameters", "multiValueQueryStringParameters",
-                                              "pathParameters", "stageVariables", "requestContext")},
+            **{
+                name: event[name]
+                for name in (
+                    "resource",
+                    "path",
+                    "httpMethod",
+                    "headers",
+                    "multiValueHeaders",
+                    "queryStringParameters",
+                    "multiValueQueryStringParameters",
+                    "pathParameters",
+                    "stageVariables",
+                    "requestContext",
+                )
+            },
         }
         try:
             policy = self.runtime.invoke(spec.function, authorizer_event)
@@ -209,8 +241,10 @@ class Gateway:
             allowed = allowed or statement.get("Effect") == "Allow"
         if not allowed:
             return "ACCESS_DENIED"
-        context = {name: str(value) if not isinstance(value, str) else value
-                   for name, value in (policy.get("context") or {}).items()}
+        context = {
+            name: str(value) if not isinstance(value, str) else value
+            for name, value in (policy.get("context") or {}).items()
+        }
         return {"principalId": policy.get("principalId"), **context}
 
     # ---------------------------------------------------------------- responses
@@ -235,11 +269,16 @@ class Gateway:
         if template is None:
             body = json.dumps({"message": message})
         else:
-            body = (template.replace("$context.requestId", request_id)
-                    .replace("$context.error.messageString", json.dumps(message))
-                    .replace("$context.error.message", message))
-        headers = {"Content-Type": "application/json", "x-amzn-RequestId": request_id,
-                   "x-amzn-ErrorType": f"{response_type}Exception"}
+            body = (
+                template.replace("$context.requestId", request_id)
+                .replace("$context.error.messageString", json.dumps(message))
+                .replace("$context.error.message", message)
+            )
+        headers = {
+            "Content-Type": "application/json",
+            "x-amzn-RequestId": request_id,
+            "x-amzn-ErrorType": f"{response_type}Exception",
+        }
         return GatewayResult(status, headers, body.encode())
 
 
@@ -260,9 +299,9 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(result.body)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve  # noqa: N815
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         # Access lines carry no query strings or headers, so no personal data reaches the console.
         if self.server_log:
             print(f"api  {self.command} {urlsplit(self.path).path} -> {args[1] if len(args) > 1 else ''}", flush=True)

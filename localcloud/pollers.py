@@ -85,7 +85,8 @@ class StreamPoller:
             shard_id = shard["ShardId"]
             if shard_id not in self._iterators:
                 self._iterators[shard_id] = self._streams.get_shard_iterator(
-                    StreamArn=self.mapping.source_arn, ShardId=shard_id,
+                    StreamArn=self.mapping.source_arn,
+                    ShardId=shard_id,
                     ShardIteratorType=self.mapping.starting_position,
                 )["ShardIterator"]
         return self._iterators
@@ -102,8 +103,10 @@ class StreamPoller:
                 retry_from = self._deliver(records)
                 if retry_from is not None:
                     next_iterator = self._streams.get_shard_iterator(
-                        StreamArn=self.mapping.source_arn, ShardId=shard_id,
-                        ShardIteratorType="AT_SEQUENCE_NUMBER", SequenceNumber=retry_from,
+                        StreamArn=self.mapping.source_arn,
+                        ShardId=shard_id,
+                        ShardIteratorType="AT_SEQUENCE_NUMBER",
+                        SequenceNumber=retry_from,
                     )["ShardIterator"]
                 processed += len(records)
             self._iterators[shard_id] = next_iterator
@@ -111,8 +114,11 @@ class StreamPoller:
 
     def _deliver(self, records: list[dict[str, Any]]) -> str | None:
         """Invoke the function; the sequence number to retry from, or None when all succeeded."""
-        event = {"Records": [{**record, "eventSourceARN": self.mapping.source_arn, "awsRegion": self._region}
-                             for record in records]}
+        event = {
+            "Records": [
+                {**record, "eventSourceARN": self.mapping.source_arn, "awsRegion": self._region} for record in records
+            ]
+        }
         try:
             result = self._runtime.invoke(self.mapping.function, event)
         except FunctionError:
@@ -127,8 +133,15 @@ class StreamPoller:
 class Pollers:
     """Runs every mapping of the stack on a background thread until stopped."""
 
-    def __init__(self, mappings: list[EventSourceMapping], runtime: Runtime, clients: ClientFactory, region: str,
-                 *, interval: float = 0.2) -> None:
+    def __init__(
+        self,
+        mappings: list[EventSourceMapping],
+        runtime: Runtime,
+        clients: ClientFactory,
+        region: str,
+        *,
+        interval: float = 0.2,
+    ) -> None:
         self.pollers: list[SqsPoller | StreamPoller] = [
             (SqsPoller if mapping.kind == "sqs" else StreamPoller)(mapping, runtime, clients, region)
             for mapping in mappings

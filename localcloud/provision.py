@@ -105,8 +105,16 @@ ClientFactory = Callable[[str], Any]
 
 
 class Provisioner:
-    def __init__(self, clients: ClientFactory, *, stack_name: str, region: str, template: dict[str, Any] | None = None,
-                 root: Path = ROOT, parameters: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        clients: ClientFactory,
+        *,
+        stack_name: str,
+        region: str,
+        template: dict[str, Any] | None = None,
+        root: Path = ROOT,
+        parameters: dict[str, Any] | None = None,
+    ) -> None:
         self._clients = clients
         self._template = template if template is not None else load()
         self._root = root
@@ -234,9 +242,17 @@ class Provisioner:
     def _queue(self, logical_id: str, props: dict[str, Any]) -> None:
         name = props.get("QueueName", self._name(logical_id) + (".fifo" if props.get("FifoQueue") else ""))
         attributes: dict[str, str] = {}
-        for prop in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds", "ReceiveMessageWaitTimeSeconds",
-                     "MaximumMessageSize", "FifoQueue", "ContentBasedDeduplication", "KmsMasterKeyId",
-                     "SqsManagedSseEnabled"):
+        for prop in (
+            "VisibilityTimeout",
+            "MessageRetentionPeriod",
+            "DelaySeconds",
+            "ReceiveMessageWaitTimeSeconds",
+            "MaximumMessageSize",
+            "FifoQueue",
+            "ContentBasedDeduplication",
+            "KmsMasterKeyId",
+            "SqsManagedSseEnabled",
+        ):
             if prop in props:
                 value = props[prop]
                 attributes[prop] = str(value).lower() if isinstance(value, bool) else str(value)
@@ -289,8 +305,16 @@ class Provisioner:
         try:
             return str(iam.get_role(RoleName=name)["Role"]["Arn"])
         except iam.exceptions.NoSuchEntityException:
-            trust = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                     "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]}}]}
+            trust = {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "sts:AssumeRole",
+                        "Principal": {"Service": ["lambda.amazonaws.com", "states.amazonaws.com"]},
+                    }
+                ],
+            }
             return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
 
     def _function(self, logical_id: str, _raw: dict[str, Any]) -> None:
@@ -328,9 +352,12 @@ class Provisioner:
 
     def _api(self, logical_id: str, props: dict[str, Any]) -> None:
         auth = props.get("Auth", {})
-        api = ApiSpec(logical_id=logical_id, stage=str(props.get("StageName", "Prod")),
-                      default_authorizer=auth.get("DefaultAuthorizer"),
-                      gateway_responses=props.get("GatewayResponses", {}))
+        api = ApiSpec(
+            logical_id=logical_id,
+            stage=str(props.get("StageName", "Prod")),
+            default_authorizer=auth.get("DefaultAuthorizer"),
+            gateway_responses=props.get("GatewayResponses", {}),
+        )
         for name, config in auth.get("Authorizers", {}).items():
             identity = config.get("Identity", {})
             function_arn = config["FunctionArn"]
@@ -349,7 +376,9 @@ class Provisioner:
             definition_text = definition_text.replace("${" + name + "}", str(value))
         name = props.get("Name", self._name(logical_id))
         arn = self._clients("stepfunctions").create_state_machine(
-            name=name, definition=definition_text, roleArn=self._execution_role(),
+            name=name,
+            definition=definition_text,
+            roleArn=self._execution_role(),
             type=props.get("Type", "STANDARD"),
         )["stateMachineArn"]
         self._set(logical_id, arn, Arn=arn, Name=name)
@@ -361,25 +390,41 @@ class Provisioner:
             kind, config = event["Type"], self.stack.resolver.resolve(event.get("Properties", {}))
             failures = "ReportBatchItemFailures" in config.get("FunctionResponseTypes", [])
             if kind == "Api":
-                api_id = next(iter(self.stack.apis)) if "RestApiId" not in event["Properties"] else \
-                    event["Properties"]["RestApiId"]["Ref"]
+                api_id = (
+                    next(iter(self.stack.apis))
+                    if "RestApiId" not in event["Properties"]
+                    else event["Properties"]["RestApiId"]["Ref"]
+                )
                 default = self.stack.apis[api_id].default_authorizer
                 authorizer = config.get("Auth", {}).get("Authorizer", default)
                 self.stack.apis[api_id].routes.append(
-                    Route(config["Method"].upper(), config["Path"], logical_id,
-                          None if authorizer in (None, "NONE") else authorizer)
+                    Route(
+                        config["Method"].upper(),
+                        config["Path"],
+                        logical_id,
+                        None if authorizer in (None, "NONE") else authorizer,
+                    )
                 )
             elif kind == "SQS":
                 arn = config["Queue"]
                 queue_name = arn.rsplit(":", 1)[1]
                 url = self._clients("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"]
-                self.stack.mappings.append(EventSourceMapping("sqs", logical_id, arn, int(config.get("BatchSize", 10)),
-                                                              failures, queue_url=url))
+                self.stack.mappings.append(
+                    EventSourceMapping(
+                        "sqs", logical_id, arn, int(config.get("BatchSize", 10)), failures, queue_url=url
+                    )
+                )
             elif kind == "DynamoDB":
-                self.stack.mappings.append(EventSourceMapping(
-                    "dynamodb", logical_id, config["Stream"], int(config.get("BatchSize", 100)), failures,
-                    starting_position=config.get("StartingPosition", "LATEST"),
-                ))
+                self.stack.mappings.append(
+                    EventSourceMapping(
+                        "dynamodb",
+                        logical_id,
+                        config["Stream"],
+                        int(config.get("BatchSize", 100)),
+                        failures,
+                        starting_position=config.get("StartingPosition", "LATEST"),
+                    )
+                )
             else:
                 raise NotImplementedError(f"{logical_id}.{event_name}: event type {kind} is not emulated locally")
         # Authorizer FunctionArn values resolve to ARNs; map them back to logical ids.
@@ -387,8 +432,9 @@ class Provisioner:
         for api in self.stack.apis.values():
             for name, authorizer in list(api.authorizers.items()):
                 if authorizer.function in by_arn:
-                    api.authorizers[name] = AuthorizerSpec(name, by_arn[authorizer.function],
-                                                           authorizer.identity_headers, authorizer.ttl_seconds)
+                    api.authorizers[name] = AuthorizerSpec(
+                        name, by_arn[authorizer.function], authorizer.identity_headers, authorizer.ttl_seconds
+                    )
 
 
 def _zip_directory(directory: Path) -> bytes:
@@ -400,6 +446,12 @@ def _zip_directory(directory: Path) -> bytes:
     return buffer.getvalue()
 
 
-def provision(clients: ClientFactory, *, stack_name: str = "audit-local", region: str = "us-east-1",
-              template: dict[str, Any] | None = None, root: Path = ROOT) -> Stack:
+def provision(
+    clients: ClientFactory,
+    *,
+    stack_name: str = "audit-local",
+    region: str = "us-east-1",
+    template: dict[str, Any] | None = None,
+    root: Path = ROOT,
+) -> Stack:
     return Provisioner(clients, stack_name=stack_name, region=region, template=template, root=root).provision()

@@ -87,12 +87,15 @@ class Container:
             self.invocations += 1
             try:
                 return handler(event, context)
-            except Exception as error:  # noqa: BLE001 - reported to the caller as Lambda would
+            except Exception as error:
                 failure = FunctionError(error)
                 if str(error) != "Unauthorized":  # the authorizer's normal refusal is not a fault
                     # What Lambda would write to the function's log group.
-                    print(f"{self.spec.logical_id} failed:\n" + "".join(traceback.format_exception(error)),
-                          file=sys.stderr, flush=True)
+                    print(
+                        f"{self.spec.logical_id} failed:\n" + "".join(traceback.format_exception(error)),
+                        file=sys.stderr,
+                        flush=True,
+                    )
                 raise failure from error
 
 
@@ -106,7 +109,7 @@ class Runtime:
         return self.containers[logical_id].invoke(event)
 
     def by_function_name(self, name_or_arn: str) -> Container | None:
-        name = name_or_arn.split(":function:")[-1].split(":")[0]
+        name = name_or_arn.rsplit(":function:", maxsplit=1)[-1].split(":", maxsplit=1)[0]
         return self._by_name.get(name)
 
 

@@ -82,13 +82,14 @@ class Resolver:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (name, argument), = value.items()
-            handler: Callable[[Any], Any] | None = {
+            ((name, argument),) = value.items()
+            handlers: dict[str, Callable[[Any], Any]] = {
                 "Ref": self._ref,
                 "Fn::GetAtt": self._get_att,
                 "Fn::Sub": self._sub,
                 "Fn::Join": self._join,
-            }.get(name)
+            }
+            handler = handlers.get(name)
             if handler is not None:
                 return handler(argument)
             if name.startswith("Fn::"):

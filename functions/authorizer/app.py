@@ -25,7 +25,7 @@ from audit_service.services.auth import AuthenticationFailed
 API_KEY_HEADER = "ld-api-key"
 
 
-class Unauthorized(Exception):  # noqa: N818 - API Gateway matches this exact message
+class Unauthorized(Exception):
     def __init__(self) -> None:
         super().__init__("Unauthorized")
 
@@ -41,7 +41,8 @@ def _metadata(event: APIGatewayAuthorizerRequestEvent) -> RequestMetadata:
     )
 
 
-def _handle(raw_event: dict[str, Any], _context: Any) -> dict[str, Any]:
+def _handle(raw_event: dict[str, Any], _context: Any) -> dict[str, Any] | None:
+    """The policy for an authenticated caller, or None after recording a failure."""
     event = APIGatewayAuthorizerRequestEvent(raw_event)
     headers = {name.lower(): value for name, value in (event.headers or {}).items()}
     try:
@@ -50,7 +51,7 @@ def _handle(raw_event: dict[str, Any], _context: Any) -> dict[str, Any]:
         container.security_events().authentication_failed(failure.reason, _metadata(event))
         logger.info("authentication failed", extra={"reason": failure.reason.value})
         metrics.add_metric(name="AuthenticationFailed", unit="Count", value=1)
-        raise Unauthorized() from None
+        return None
 
     logger.append_keys(user_id=principal.user_id)
     arn = event.parsed_arn
@@ -70,4 +71,13 @@ def _handle(raw_event: dict[str, Any], _context: Any) -> dict[str, Any]:
     return policy.asdict()
 
 
-handler = instrumented(_handle, correlation_id_path=correlation_paths.API_GATEWAY_REST)
+_instrumented = instrumented(_handle, correlation_id_path=correlation_paths.API_GATEWAY_REST)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    policy = _instrumented(event, context)
+    if policy is None:
+        # Raised outside the instrumentation: a refusal is the normal outcome,
+        # not an error to trace with a stack.
+        raise Unauthorized()
+    return policy

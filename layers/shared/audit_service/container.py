@@ -89,8 +89,15 @@ def accounts() -> Accounts:
 
 def reset() -> None:
     """Forget every cached collaborator (tests and the local cloud's re-seeding)."""
-    for factory in (accounts_repository, envelope, blind_index, log_record_store, authenticator,
-                    security_events, accounts):
+    for factory in (
+        accounts_repository,
+        envelope,
+        blind_index,
+        log_record_store,
+        authenticator,
+        security_events,
+        accounts,
+    ):
         factory.cache_clear()
     get_settings.cache_clear()
     client.cache_clear()

@@ -28,4 +28,6 @@ def instrumented(handler: Handler, *, correlation_id_path: str = correlation_pat
     """Apply logger, tracer and metrics in the fixed order every function uses."""
     traced = tracer.capture_lambda_handler(handler, capture_response=False)
     with_metrics = metrics.log_metrics(traced)
-    return logger.inject_lambda_context(with_metrics, correlation_id_path=correlation_id_path, log_event=False)
+    return logger.inject_lambda_context(
+        with_metrics, correlation_id_path=correlation_id_path, log_event=False, clear_state=True
+    )

@@ -34,7 +34,7 @@ _STATUS: dict[type[DomainError], HTTPStatus] = {
 FORBIDDEN_MESSAGE = "You do not have the permission this request needs."
 
 
-def error_response(status: HTTPStatus, code: str, message: str, request_id: str | None, **extra: Any) -> Response:
+def error_response(status: HTTPStatus, code: str, message: str, request_id: str | None, **extra: Any) -> Response[str]:
     body: dict[str, Any] = {"code": code, "message": message, "request_id": request_id, **extra}
     return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=json.dumps({"error": body}))
 
@@ -82,7 +82,7 @@ def create_app() -> APIGatewayRestResolver:
         return app.current_event.request_context.request_id
 
     @app.exception_handler(PermissionDenied)
-    def _permission_denied(error: PermissionDenied) -> Response:
+    def _permission_denied(error: PermissionDenied) -> Response[str]:
         principal = current_principal(app)
         container.security_events().permission_denied(
             actor_id=principal.user_id,
@@ -91,32 +91,38 @@ def create_app() -> APIGatewayRestResolver:
             request=request_metadata(app),
         )
         logger.info("permission denied", extra={"permission": error.permission.value})
-        return error_response(HTTPStatus.FORBIDDEN, "forbidden", FORBIDDEN_MESSAGE, request_id(),
-                              permission=error.permission.value)
+        return error_response(
+            HTTPStatus.FORBIDDEN, "forbidden", FORBIDDEN_MESSAGE, request_id(), permission=error.permission.value
+        )
 
     @app.exception_handler(DomainError)
-    def _domain_error(error: DomainError) -> Response:
+    def _domain_error(error: DomainError) -> Response[str]:
         status = next((s for kind, s in _STATUS.items() if isinstance(error, kind)), HTTPStatus.BAD_REQUEST)
         return error_response(status, error.code, error.message, request_id())
 
     @app.exception_handler(RequestValidationError)
-    def _invalid_request(error: RequestValidationError) -> Response:
+    def _invalid_request(error: RequestValidationError) -> Response[str]:
         details = [
             {"location": ".".join(str(part) for part in issue.get("loc", ())), "problem": issue.get("msg", "")}
             for issue in error.errors()
         ]
-        return error_response(HTTPStatus.BAD_REQUEST, "invalid_request", "The request is not valid.", request_id(),
-                              details=details)
+        return error_response(
+            HTTPStatus.BAD_REQUEST, "invalid_request", "The request is not valid.", request_id(), details=details
+        )
 
     @app.not_found
-    def _not_found(_: Exception) -> Response:
+    def _not_found(_: Exception) -> Response[str]:
         return error_response(HTTPStatus.NOT_FOUND, "not_found", "No such route.", request_id())
 
     @app.exception_handler(Exception)
-    def _unexpected(error: Exception) -> Response:
+    def _unexpected(error: Exception) -> Response[str]:
         # Logged by type only: exception text can carry values from the request.
         logger.error("unhandled error", extra={"error_type": type(error).__name__})
-        return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error",
-                              "Something went wrong on our side; it has been logged.", request_id())
+        return error_response(
+            HTTPStatus.INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Something went wrong on our side; it has been logged.",
+            request_id(),
+        )
 
     return app

@@ -99,8 +99,13 @@ class AccountsRepository:
         try:
             self._db.transact_write_items(
                 TransactItems=[
-                    {"ConditionCheck": {"TableName": self._tenants, "Key": key(str(resource.tenant_id), "TENANT"),
-                                        "ConditionExpression": _EXISTS}},
+                    {
+                        "ConditionCheck": {
+                            "TableName": self._tenants,
+                            "Key": key(str(resource.tenant_id), "TENANT"),
+                            "ConditionExpression": _EXISTS,
+                        }
+                    },
                     {"Put": {"TableName": self._tenants, "Item": item, "ConditionExpression": _NOT_EXISTS}},
                 ]
             )
@@ -153,17 +158,41 @@ class AccountsRepository:
     def add_membership(self, membership: Membership) -> None:
         tenant, user = str(membership.tenant_id), str(membership.user_id)
         created = iso_utc(membership.created_at)
-        member = to_item({"pk": tenant, "sk": f"MEMBER#{user}", "user_id": user, "role": membership.role.value,
-                          "created_at": created})
-        mirror = to_item({"pk": user, "sk": f"MEMBERSHIP#{tenant}", "tenant_id": tenant,
-                          "role": membership.role.value, "created_at": created})
+        member = to_item(
+            {
+                "pk": tenant,
+                "sk": f"MEMBER#{user}",
+                "user_id": user,
+                "role": membership.role.value,
+                "created_at": created,
+            }
+        )
+        mirror = to_item(
+            {
+                "pk": user,
+                "sk": f"MEMBERSHIP#{tenant}",
+                "tenant_id": tenant,
+                "role": membership.role.value,
+                "created_at": created,
+            }
+        )
         try:
             self._db.transact_write_items(
                 TransactItems=[
-                    {"ConditionCheck": {"TableName": self._tenants, "Key": key(tenant, "TENANT"),
-                                        "ConditionExpression": _EXISTS}},
-                    {"ConditionCheck": {"TableName": self._users, "Key": key(user, "PROFILE"),
-                                        "ConditionExpression": _EXISTS}},
+                    {
+                        "ConditionCheck": {
+                            "TableName": self._tenants,
+                            "Key": key(tenant, "TENANT"),
+                            "ConditionExpression": _EXISTS,
+                        }
+                    },
+                    {
+                        "ConditionCheck": {
+                            "TableName": self._users,
+                            "Key": key(user, "PROFILE"),
+                            "ConditionExpression": _EXISTS,
+                        }
+                    },
                     {"Put": {"TableName": self._tenants, "Item": member, "ConditionExpression": _NOT_EXISTS}},
                     {"Put": {"TableName": self._users, "Item": mirror}},
                 ]
@@ -211,8 +240,13 @@ class AccountsRepository:
         try:
             self._db.transact_write_items(
                 TransactItems=[
-                    {"ConditionCheck": {"TableName": self._users, "Key": key(str(api_key.user_id), "PROFILE"),
-                                        "ConditionExpression": _EXISTS}},
+                    {
+                        "ConditionCheck": {
+                            "TableName": self._users,
+                            "Key": key(str(api_key.user_id), "PROFILE"),
+                            "ConditionExpression": _EXISTS,
+                        }
+                    },
                     {"Put": {"TableName": self._api_keys, "Item": item, "ConditionExpression": _NOT_EXISTS}},
                 ]
             )

@@ -59,9 +59,7 @@ class Accounts:
         profile = UserProfile(name=name, email=email)
         email_hash = self._blind_index.email(profile.email)
         user_id = self._repo.next_id("user")
-        sealed = self._envelope.seal(
-            profile.model_dump(), context=user_context(user_id), bind=profile_binding(user_id)
-        )
+        sealed = self._envelope.seal(profile.model_dump(), context=user_context(user_id), bind=profile_binding(user_id))
         created_at = utc_now()
         self._repo.create_user(user_id, email_hash=email_hash, sealed_profile=sealed, created_at=created_at)
         return User(id=user_id, profile=profile, created_at=created_at)

@@ -57,7 +57,13 @@ class SecurityEvents:
         self._platform_days = platform_retention_days
 
     def authentication_failed(self, reason: AuthFailureReason, request: RequestMetadata) -> SecurityEvent:
-        return self._record(SecurityEventType.AUTHENTICATION_FAILED, None, None, request, {"reason": reason.value})
+        return self._record(
+            SecurityEventType.AUTHENTICATION_FAILED,
+            tenant_id=None,
+            actor_id=None,
+            request=request,
+            details={"reason": reason.value},
+        )
 
     def permission_denied(
         self, *, actor_id: int, tenant_id: int | None, permission: Permission, request: RequestMetadata
@@ -67,7 +73,14 @@ class SecurityEvents:
         plan = self._plan_of(tenant_id) if tenant_id is not None else None
         known_tenant = tenant_id if plan is not None else None
         details = {"permission": permission.value, "requested_tenant_id": tenant_id}
-        return self._record(SecurityEventType.PERMISSION_DENIED, known_tenant, actor_id, request, details, plan)
+        return self._record(
+            SecurityEventType.PERMISSION_DENIED,
+            tenant_id=known_tenant,
+            actor_id=actor_id,
+            request=request,
+            details=details,
+            plan=plan,
+        )
 
     def newest(self, tenant_id: int | None, *, limit: int = 50) -> list[SecurityEvent]:
         now = utc_now()
@@ -77,6 +90,7 @@ class SecurityEvents:
     def _record(
         self,
         event_type: SecurityEventType,
+        *,
         tenant_id: int | None,
         actor_id: int | None,
         request: RequestMetadata,
@@ -103,8 +117,13 @@ class SecurityEvents:
         }
         self._store.put(StoredRecord(pk, sk, attributes, sealed))
         return SecurityEvent(
-            id=record_id, type=event_type, tenant_id=tenant_id, actor_id=actor_id, timestamp=now,
-            request=request, details=details,
+            id=record_id,
+            type=event_type,
+            tenant_id=tenant_id,
+            actor_id=actor_id,
+            timestamp=now,
+            request=request,
+            details=details,
         )
 
     def _open(self, record: StoredRecord) -> SecurityEvent:

@@ -1,0 +1,76 @@
+"""Every sample event under ``events/`` runs through its function's handler.
+
+The same files drive ``sam local invoke -e events/<function>/<name>.json``.
+Each file has an expected outcome here, and a new file without one fails.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from audit_service import container
+from audit_service.crypto.hashing import api_key_hash
+from audit_service.domain.models import ApiKey, ApiKeyStatus, utc_now
+from localcloud.runtime import FunctionError, Runtime
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+FUNCTIONS = {"authorizer": "AuthorizerFunction", "list_audit_types": "ListAuditTypesFunction"}
+
+# file -> expected outcome: ("allow", None) | ("unauthorized", reason) | (status code, None)
+EXPECTED: dict[str, tuple[Any, str | None]] = {
+    "authorizer/valid_key.json": ("allow", None),
+    "authorizer/missing_key.json": ("unauthorized", "missing_api_key"),
+    "authorizer/malformed_key.json": ("unauthorized", "malformed_api_key"),
+    "authorizer/unknown_key.json": ("unauthorized", "unknown_api_key"),
+    "list_audit_types/get_as_auditor.json": (200, None),
+    "list_audit_types/get_without_audit_read.json": (403, None),
+}
+
+
+def test_every_event_file_has_an_expectation() -> None:
+    files = {path.relative_to(EVENTS).as_posix() for path in EVENTS.rglob("*.json")}
+    assert files == set(EXPECTED)
+    assert {name.split("/")[0] for name in files} <= set(FUNCTIONS)
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_event_runs_through_its_handler(name: str, runtime: Runtime, demo: dict[str, Any]) -> None:
+    event = json.loads((EVENTS / name).read_text())
+    # The sample valid key belongs to the demo auditor (user 2 of tenant 1).
+    container.accounts_repository().put_api_key(
+        ApiKey(
+            key_id="0a1b2c3d4e5f",
+            key_hash=api_key_hash(
+                json.loads((EVENTS / "authorizer/valid_key.json").read_text())["headers"]["ld-api-key"]
+            ),
+            user_id=2,
+            name="sample",
+            status=ApiKeyStatus.ACTIVE,
+            created_at=utc_now(),
+        )
+    )
+    expected, reason = EXPECTED[name]
+    function = FUNCTIONS[name.split("/", maxsplit=1)[0]]
+
+    if expected == "unauthorized":
+        with pytest.raises(FunctionError, match=r"^Unauthorized$"):
+            runtime.invoke(function, event)
+        (recorded,) = [
+            e
+            for e in container.security_events().newest(None)
+            if e.request.request_id == event["requestContext"]["requestId"]
+        ]
+        assert recorded.details["reason"] == reason
+    elif expected == "allow":
+        policy = runtime.invoke(function, event)
+        assert policy["principalId"] == "2"
+        assert policy["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+        assert json.loads(policy["context"]["roles"]) == {"1": "auditor"}
+    else:
+        response = runtime.invoke(function, event)
+        assert response["statusCode"] == expected
+        json.loads(response["body"])
