@@ -41,7 +41,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy layers/shared/audit_service localcloud functions
+	$(BIN)/mypy layers/shared/audit_service localcloud functions bench
 
 template: $(STAMP) $(SAM_STAMP)
 	$(BIN)/cfn-lint template.yaml

@@ -78,6 +78,11 @@ class Container:
         loader_spec.loader.exec_module(module)
         return module
 
+    def recycle(self) -> None:
+        """Throw the container away: the next invocation is a cold start."""
+        with self._lock:
+            self._module = None
+
     def invoke(self, event: Any) -> Any:
         with self._lock:
             if self._module is None:

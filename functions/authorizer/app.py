@@ -24,6 +24,9 @@ from audit_service.services.auth import AuthenticationFailed
 
 API_KEY_HEADER = "ld-api-key"
 
+# Cold start: settings validated and the DynamoDB client created once, in the init phase.
+authenticator = container.authenticator()
+
 
 class Unauthorized(Exception):
     def __init__(self) -> None:
@@ -46,7 +49,7 @@ def _handle(raw_event: dict[str, Any], _context: Any) -> dict[str, Any] | None:
     event = APIGatewayAuthorizerRequestEvent(raw_event)
     headers = {name.lower(): value for name, value in (event.headers or {}).items()}
     try:
-        principal = container.authenticator().authenticate(headers.get(API_KEY_HEADER))
+        principal = authenticator.authenticate(headers.get(API_KEY_HEADER))
     except AuthenticationFailed as failure:
         container.security_events().authentication_failed(failure.reason, _metadata(event))
         logger.info("authentication failed", extra={"reason": failure.reason.value})
@@ -75,7 +78,7 @@ _instrumented = instrumented(_handle, correlation_id_path=correlation_paths.API_
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    policy = _instrumented(event, context)
+    policy: dict[str, Any] | None = _instrumented(event, context)
     if policy is None:
         # Raised outside the instrumentation: a refusal is the normal outcome,
         # not an error to trace with a stack.

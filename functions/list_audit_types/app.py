@@ -7,10 +7,12 @@ from typing import Any
 from pydantic import BaseModel
 
 from audit_service.api.http import authorize, create_app
+from audit_service.config import get_settings
 from audit_service.domain.catalog import list_types
 from audit_service.domain.permissions import Permission
 from audit_service.observability import instrumented
 
+get_settings()  # fail the cold start, not a request, on a misconfigured environment
 app = create_app()
 
 

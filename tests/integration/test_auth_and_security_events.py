@@ -60,7 +60,7 @@ def test_bad_key_is_401_json_and_records_authentication_failed(
     assert event.request.method == "GET"
 
 
-def test_revoked_key_is_refused_and_recorded(api: Api, demo: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_revoked_key_is_refused_and_recorded(api: Api, demo: dict[str, Any]) -> None:
     owner = user(demo, "owner")
     assert api.request("GET", "/audit/types", key=owner["api_key"]).status == 200
 
@@ -68,6 +68,7 @@ def test_revoked_key_is_refused_and_recorded(api: Api, demo: dict[str, Any], mon
     # The authorizer caches a key's result for AUTH_CACHE_TTL_SECONDS; a new
     # container (or an expired entry) sees the revocation.
     container.authenticator.cache_clear()
+    api.gateway.runtime.containers["AuthorizerFunction"].recycle()
     result = api.request("GET", "/audit/types", key=owner["api_key"])
 
     assert result.status == 401

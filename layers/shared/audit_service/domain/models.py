@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from audit_service.domain.permissions import Role
 
@@ -60,24 +60,6 @@ class TenantResource(Strict):
     name: str = Field(min_length=1, max_length=200)
     tenant_id: int
     parent_id: int | None = None
-
-
-class UserProfile(Strict):
-    """Personal data of a user; stored only encrypted."""
-
-    name: str = Field(min_length=1, max_length=200)
-    email: EmailStr
-
-    @field_validator("email")
-    @classmethod
-    def _normalise(cls, value: str) -> str:
-        return value.strip().lower()
-
-
-class User(Strict):
-    id: int = Field(ge=1)
-    profile: UserProfile
-    created_at: datetime
 
 
 class Membership(Strict):
@@ -135,6 +117,13 @@ class Principal(Strict):
 class SecurityEventType(StrEnum):
     AUTHENTICATION_FAILED = "authentication_failed"
     PERMISSION_DENIED = "permission_denied"
+
+
+class AuthFailureReason(StrEnum):
+    MISSING = "missing_api_key"
+    MALFORMED = "malformed_api_key"
+    UNKNOWN = "unknown_api_key"
+    REVOKED = "revoked_api_key"
 
 
 class SecurityEvent(Strict):

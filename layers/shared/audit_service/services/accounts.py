@@ -17,11 +17,10 @@ from audit_service.domain.models import (
     Plan,
     Tenant,
     TenantResource,
-    User,
-    UserProfile,
     utc_now,
 )
 from audit_service.domain.permissions import Role
+from audit_service.domain.users import User, UserProfile
 from audit_service.services.auth import generate_api_key_secret
 
 TENANT_RESOURCE_KINDS = ("division", "environment", "deployment")

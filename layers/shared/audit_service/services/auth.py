@@ -9,9 +9,8 @@ from collections.abc import Callable
 
 from audit_service.crypto.hashing import api_key_hash
 from audit_service.dal.accounts import AccountsRepository
-from audit_service.domain.models import ApiKeyStatus, Principal
+from audit_service.domain.models import ApiKeyStatus, AuthFailureReason, Principal
 from audit_service.domain.permissions import Permission, role_grants
-from audit_service.services.security import AuthFailureReason
 
 KEY_PREFIX = "ld_"
 # 32 random bytes, URL-safe base64 without padding: 43 characters, 256 bits.

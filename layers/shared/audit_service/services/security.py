@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from audit_service.crypto.envelope import Envelope
 from audit_service.dal.log_records import PLATFORM, LogRecordStore, StoredRecord, partition
 from audit_service.domain.models import (
+    AuthFailureReason,
     Plan,
     RequestMetadata,
     SecurityEvent,
@@ -20,14 +19,10 @@ from audit_service.domain.models import (
 )
 from audit_service.domain.permissions import Permission
 
+if TYPE_CHECKING:  # the Encryption SDK is imported only where a record is sealed
+    from audit_service.crypto.envelope import Envelope
+
 KIND = "security"
-
-
-class AuthFailureReason(StrEnum):
-    MISSING = "missing_api_key"
-    MALFORMED = "malformed_api_key"
-    UNKNOWN = "unknown_api_key"
-    REVOKED = "revoked_api_key"
 
 
 def owner_context(tenant_id: int | None) -> dict[str, str]:

@@ -1,0 +1,145 @@
+"""End to end: start ``python -m localcloud`` (what ``make run`` runs) and talk HTTP to it.
+
+The API is called like curl would; the embedded AWS is called through its
+real HTTP endpoint with boto3, as the AWS CLI would.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    state = tmp_path_factory.mktemp("cloud") / "demo.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "localcloud",
+            "--port",
+            str(_free_port()),
+            "--aws-port",
+            str(_free_port()),
+            "--state-file",
+            str(state),
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 90
+    while not state.exists():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"local cloud did not start:\n{process.stdout.read() if process.stdout else ''}")
+        time.sleep(0.2)
+    demo = json.loads(state.read_text())
+    yield {"process": process, "state": state, **demo}
+    if process.poll() is None:
+        process.kill()
+
+
+def _get(cloud: dict[str, Any], path: str, key: str | None) -> tuple[int, Any]:
+    request = urllib.request.Request(cloud["api_url"] + path, headers={"User-Agent": "e2e/1.0"})
+    if key is not None:
+        request.add_header("ld-api-key", key)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def _user(cloud: dict[str, Any], role: str) -> dict[str, Any]:
+    return next(u for u in cloud["users"] if u["role"] == role)
+
+
+def _security_items(cloud: dict[str, Any]) -> list[dict[str, Any]]:
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=cloud["aws_endpoint_url"],
+        region_name=cloud["region"],
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    table = cloud["resources"]["AuditLogTable"]
+    return dynamodb.query(
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": "platform#security"}},
+    )["Items"]
+
+
+def test_state_file_describes_the_demo(cloud: dict[str, Any]) -> None:
+    assert cloud["api_url"].startswith("http://127.0.0.1:")
+    assert cloud["aws_endpoint_url"].startswith("http://127.0.0.1:")
+    assert cloud["region"] == "us-east-1"
+    (tenant,) = cloud["tenants"]
+    assert tenant["divisions"] and tenant["environments"] and tenant["deployments"]
+    roles = {u["role"] for u in cloud["users"]}
+    assert {"owner", "auditor", "member"} <= roles
+    assert all(u["api_key"].startswith("ld_") and u["id"] and u["name"] for u in cloud["users"])
+
+
+def test_demo_user_lists_audit_types_over_http(cloud: dict[str, Any]) -> None:
+    status, body = _get(cloud, "/audit/types", _user(cloud, "auditor")["api_key"])
+    assert status == 200
+    assert {"type": "deployment_created", "name": "Deployment Created"} in body
+
+
+def test_401_and_403_over_http_store_security_events(cloud: dict[str, Any]) -> None:
+    before = len(_security_items(cloud))
+    status, body = _get(cloud, "/audit/types", None)
+    assert status == 401 and body["error"]["code"] == "unauthenticated"
+    status, body = _get(cloud, "/audit/types", _user(cloud, "member")["api_key"])
+    assert status == 403 and body["error"]["code"] == "forbidden"
+
+    items = _security_items(cloud)
+    assert len(items) == before + 2
+    assert {item["type"]["S"] for item in items} >= {"authentication_failed", "permission_denied"}
+
+
+def test_embedded_aws_has_the_template_resources(cloud: dict[str, Any]) -> None:
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=cloud["aws_endpoint_url"],
+        region_name=cloud["region"],
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    tables = set(dynamodb.list_tables()["TableNames"])
+    assert {cloud["resources"][t] for t in ("TenantsTable", "UsersTable", "ApiKeysTable", "AuditLogTable")} <= tables
+
+
+def test_ctrl_c_stops_cleanly(cloud: dict[str, Any]) -> None:
+    process: subprocess.Popen[str] = cloud["process"]
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=20) == 0
+    assert not cloud["state"].exists()
