@@ -104,6 +104,7 @@ class LocalCloud:
             "region": self.options.region,
             "stack_name": self.stack.name,
             "resources": self.stack.physical,
+            "environment": self.stack.environment(),
             **self.demo,
         }
         self.options.state_file.parent.mkdir(parents=True, exist_ok=True)

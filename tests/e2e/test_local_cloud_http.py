@@ -138,6 +138,25 @@ def test_embedded_aws_has_the_template_resources(cloud: dict[str, Any]) -> None:
     assert {cloud["resources"][t] for t in ("TenantsTable", "UsersTable", "ApiKeysTable", "AuditLogTable")} <= tables
 
 
+def test_operator_tool_works_against_the_running_local_cloud(cloud: dict[str, Any]) -> None:
+    def admin(*args: str) -> dict[str, Any]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        done = subprocess.run(  # noqa: S603 - our own module
+            [sys.executable, "-m", "audit_service.admin", "--local", str(cloud["state"]), *args],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True,
+        )
+        return dict(json.loads(done.stdout))
+
+    tenant_id = str(cloud["tenants"][0]["id"])
+    created = admin("user", "create", "--name", "Lin Chen", "--email", "lin@example.com")["user"]
+    admin("member", "add", "--tenant", tenant_id, "--user", str(created["id"]), "--role", "auditor")
+    secret = admin("key", "create", "--user", str(created["id"]))["secret"]
+
+    assert admin("user", "find", "--email", "LIN@example.com")["user"]["id"] == created["id"]
+    status, _ = _get(cloud, "/audit/types", secret)
+    assert status == 200
+
+
 def test_ctrl_c_stops_cleanly(cloud: dict[str, Any]) -> None:
     process: subprocess.Popen[str] = cloud["process"]
     process.send_signal(signal.SIGINT)

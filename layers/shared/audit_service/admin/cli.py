@@ -17,6 +17,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -39,7 +40,15 @@ _OUTPUT_TO_ENV = {
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ld-audit-admin", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stack", help="read table names and key ARNs from this CloudFormation stack's outputs")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--stack", help="read table names and key ARNs from this CloudFormation stack's outputs")
+    target.add_argument(
+        "--local",
+        nargs="?",
+        const=".local/demo.json",
+        metavar="STATE_FILE",
+        help="use the running local cloud (`make run`), described by its state file",
+    )
     groups = parser.add_subparsers(dest="group", required=True)
 
     tenant = groups.add_parser("tenant").add_subparsers(dest="action", required=True)
@@ -89,11 +98,22 @@ def _use_stack(stack_name: str) -> None:
     container.reset()
 
 
+def _use_local(state_file: str) -> None:
+    state = json.loads(Path(state_file).read_text())
+    os.environ.update(state["environment"])
+    os.environ.update({"AWS_ENDPOINT_URL": state["aws_endpoint_url"], "AWS_DEFAULT_REGION": state["region"]})
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    container.reset()
+
+
 def run(argv: Sequence[str]) -> dict[str, Any]:
     """Run one command; returns what ``main`` prints."""
     args = _parser().parse_args(argv)
     if args.stack:
         _use_stack(args.stack)
+    elif args.local:
+        _use_local(args.local)
     accounts = container.accounts()
     command = (args.group, args.action)
     if command == ("tenant", "create"):
@@ -125,7 +145,7 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         print(json.dumps(run(sys.argv[1:] if argv is None else argv), indent=2))
-    except (DomainError, ValidationError, ValueError) as error:
+    except (DomainError, ValidationError, ValueError, OSError) as error:
         message = error.message if isinstance(error, DomainError) else str(error)
         print(json.dumps({"error": message}), file=sys.stderr)
         return 1
