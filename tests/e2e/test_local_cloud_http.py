@@ -141,9 +141,14 @@ def test_embedded_aws_has_the_template_resources(cloud: dict[str, Any]) -> None:
 def test_operator_tool_works_against_the_running_local_cloud(cloud: dict[str, Any]) -> None:
     def admin(*args: str) -> dict[str, Any]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        done = subprocess.run(  # noqa: S603 - our own module
+        done = subprocess.run(
             [sys.executable, "-m", "audit_service.admin", "--local", str(cloud["state"]), *args],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True,
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
         )
         return dict(json.loads(done.stdout))
 
