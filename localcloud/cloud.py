@@ -76,7 +76,7 @@ class LocalCloud:
         config = Config(retries={"mode": "standard", "max_attempts": 3})
 
         def clients(service: str) -> Any:
-            return boto3.client(service, region_name=opts.region, endpoint_url=self.aws_url, config=config)  # type: ignore[call-overload]
+            return boto3.client(service, region_name=opts.region, endpoint_url=self.aws_url, config=config)
 
         self.stack = provision(clients, stack_name=opts.stack_name, region=opts.region)
         os.environ.update(self.stack.environment())
