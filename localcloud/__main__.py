@@ -59,7 +59,7 @@ def _banner(cloud: LocalCloud) -> str:
             f"  curl -s {cloud.api_url}/audit/types -H 'ld-api-key: {users[0]['api_key']}'",
             f"  curl -s {cloud.api_url}/audit/types -H 'ld-api-key: {users[-1]['api_key']}'   # no audit:read: 403",
             f"  curl -s {cloud.api_url}/audit/types                                           # no key: 401",
-            f"  aws --endpoint-url {cloud.aws_url} --region {cloud.options.region} dynamodb list-tables",
+            f"  .venv/bin/aws --endpoint-url {cloud.aws_url} --region {cloud.options.region} dynamodb list-tables",
         ]
     lines += ["", "Ctrl-C stops everything.", ""]
     return "\n".join(lines)

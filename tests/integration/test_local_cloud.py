@@ -100,3 +100,25 @@ def test_template_resources_exist_with_their_template_settings(stack: Stack) -> 
     mac_key = clients("kms").describe_key(KeyId=stack.attribute("BlindIndexKey", "Arn"))["KeyMetadata"]
     assert mac_key["KeySpec"] == "HMAC_256"
     assert os.environ["AUDIT_LOG_TABLE"] == stack.ref("AuditLogTable")
+
+
+def test_state_machine_lambda_task_runs_the_real_handler_in_process(
+    fixture_stack: tuple[Stack, Runtime, Pollers],
+) -> None:
+    import time
+
+    stack, runtime, _pollers = fixture_stack
+    install_lambda_invoker(runtime)
+    sfn = clients("stepfunctions")
+    arn = sfn.start_execution(stateMachineArn=stack.ref("Machine"), input=json.dumps({"body": "from-sfn"}))[
+        "executionArn"
+    ]
+    deadline = time.monotonic() + 20
+    while (status := sfn.describe_execution(executionArn=arn))["status"] == "RUNNING":
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+
+    assert status["status"] == "SUCCEEDED", status
+    assert json.loads(status["output"]) == {"batchItemFailures": []}
+    assert _deliveries(stack) == {"from-sfn": 1}
+    assert runtime.containers["Recorder"].invocations == 1

@@ -10,6 +10,7 @@ No stack trace or exception text from outside the domain ever reaches a caller.
 from __future__ import annotations
 
 import json
+import traceback
 from http import HTTPStatus
 from typing import Any
 
@@ -116,8 +117,11 @@ def create_app() -> APIGatewayRestResolver:
 
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response[str]:
-        # Logged by type only: exception text can carry values from the request.
-        logger.error("unhandled error", extra={"error_type": type(error).__name__})
+        # Logged by type and stack frames only: exception text can carry request values.
+        frames = [
+            f"{frame.filename}:{frame.lineno} {frame.name}" for frame in traceback.extract_tb(error.__traceback__)
+        ]
+        logger.error("unhandled error", extra={"error_type": type(error).__name__, "frames": frames[-8:]})
         return error_response(
             HTTPStatus.INTERNAL_SERVER_ERROR,
             "internal_error",
