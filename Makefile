@@ -61,7 +61,7 @@ test-e2e: $(STAMP)
 	$(BIN)/pytest tests/e2e
 
 test-build: build
-	$(BIN)/pytest tests/build
+	$(BIN)/pytest tests/packaging
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -26,6 +26,8 @@ class Settings(BaseModel):
     platform_retention_days: int = Field(default=400, ge=1)
     auth_cache_ttl_seconds: int = Field(default=60, ge=0, le=3600)
     data_key_cache_seconds: int = Field(default=300, ge=0, le=86400)
+    tenant_cache_ttl_seconds: int = Field(default=60, ge=0, le=3600)
+    dead_letter_queue_url: str | None = None
     aws_region: str = Field(default="us-east-1")
 
 

@@ -17,9 +17,12 @@ if TYPE_CHECKING:
     from audit_service.crypto.envelope import Envelope
     from audit_service.crypto.hashing import BlindIndex
     from audit_service.dal.log_records import LogRecordStore
+    from audit_service.services.access_log import AccessLog
     from audit_service.services.accounts import Accounts
+    from audit_service.services.audit_log import AuditLog
     from audit_service.services.auth import Authenticator
     from audit_service.services.security import SecurityEvents
+    from audit_service.services.tenants import TenantDirectory
 
 
 @cache
@@ -63,19 +66,39 @@ def authenticator() -> Authenticator:
 
 
 @cache
+def tenant_directory() -> TenantDirectory:
+    from audit_service.services.tenants import TenantDirectory
+
+    return TenantDirectory(accounts_repository(), ttl=get_settings().tenant_cache_ttl_seconds)
+
+
+@cache
 def security_events() -> SecurityEvents:
     from audit_service.services.security import SecurityEvents
-
-    repository = accounts_repository()
-
-    def plan_of(tenant_id: int):  # type: ignore[no-untyped-def]
-        tenant = repository.get_tenant(tenant_id)
-        return tenant.plan if tenant else None
 
     return SecurityEvents(
         log_record_store(),
         envelope(),
-        plan_of=plan_of,
+        plan_of=tenant_directory().plan_of,
+        platform_retention_days=get_settings().platform_retention_days,
+    )
+
+
+@cache
+def audit_log() -> AuditLog:
+    from audit_service.services.audit_log import AuditLog
+
+    return AuditLog(log_record_store(), envelope(), tenant_directory())
+
+
+@cache
+def access_log() -> AccessLog:
+    from audit_service.services.access_log import AccessLog
+
+    return AccessLog(
+        log_record_store(),
+        envelope(),
+        tenant_directory(),
         platform_retention_days=get_settings().platform_retention_days,
     )
 
@@ -84,7 +107,7 @@ def security_events() -> SecurityEvents:
 def accounts() -> Accounts:
     from audit_service.services.accounts import Accounts
 
-    return Accounts(accounts_repository(), envelope(), blind_index())
+    return Accounts(accounts_repository(), envelope(), blind_index(), audit_log(), log_record_store())
 
 
 def reset() -> None:
@@ -95,7 +118,10 @@ def reset() -> None:
         blind_index,
         log_record_store,
         authenticator,
+        tenant_directory,
         security_events,
+        audit_log,
+        access_log,
         accounts,
     ):
         factory.cache_clear()

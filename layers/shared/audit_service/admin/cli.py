@@ -56,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--name", required=True)
     create.add_argument("--plan", choices=[p.value for p in Plan], default=Plan.BASIC.value)
 
+    set_plan = tenant.add_parser("set-plan", help="change a tenant's plan (an audited change)")
+    set_plan.add_argument("--tenant", type=int, required=True)
+    set_plan.add_argument("--plan", choices=[p.value for p in Plan], required=True)
+    set_plan.add_argument("--actor", type=int, required=True, help="the user id the audit record names as author")
+
     resource = groups.add_parser("resource").add_subparsers(dest="action", required=True)
     add = resource.add_parser("add", help="add a division, environment or deployment to a tenant")
     add.add_argument("--tenant", type=int, required=True)
@@ -119,6 +124,9 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
     if command == ("tenant", "create"):
         tenant = accounts.create_tenant(args.name, Plan(args.plan))
         return {"tenant": tenant.model_dump(mode="json")}
+    if command == ("tenant", "set-plan"):
+        event = accounts.change_plan(args.tenant, Plan(args.plan), actor_id=args.actor)
+        return {"tenant_id": args.tenant, "plan": args.plan, "audit_event_id": event.event_id}
     if command == ("resource", "add"):
         resource = accounts.add_tenant_resource(args.tenant, args.kind, args.name, args.parent)
         return {args.kind: resource.model_dump(mode="json")}

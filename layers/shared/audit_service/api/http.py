@@ -76,6 +76,13 @@ def authorize(app: APIGatewayRestResolver, permission: Permission, *, tenant_id:
     return principal
 
 
+def only_query_parameters(app: APIGatewayRestResolver, allowed: set[str]) -> None:
+    """Refuse query parameters a route does not know, rather than silently ignoring a typo."""
+    unknown = sorted(set(app.current_event.query_string_parameters or {}) - allowed)
+    if unknown:
+        raise InvalidInput(f"unknown query parameter(s): {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+
+
 def create_app() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True)
 

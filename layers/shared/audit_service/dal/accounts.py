@@ -85,6 +85,29 @@ class AccountsRepository:
             created_at=datetime.fromisoformat(values["created_at"]),
         )
 
+    def change_plan(self, tenant_id: int, *, old: Plan, new: Plan, audit_record: dict[str, Any]) -> None:
+        """Switch the plan and append its audit record in one transaction; Conflict if the plan moved meanwhile."""
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Update": {
+                            "TableName": self._tenants,
+                            "Key": key(str(tenant_id), "TENANT"),
+                            "UpdateExpression": "SET #plan = :new",
+                            "ConditionExpression": "#plan = :old",
+                            "ExpressionAttributeNames": {"#plan": "plan"},
+                            "ExpressionAttributeValues": {":new": {"S": new.value}, ":old": {"S": old.value}},
+                        }
+                    },
+                    audit_record,
+                ]
+            )
+        except ClientError as error:
+            if "ConditionalCheckFailed" in cancellation_reasons(error):
+                raise Conflict(f"the plan of tenant {tenant_id} changed meanwhile; read it again") from error
+            raise
+
     def put_tenant_resource(self, resource: TenantResource) -> None:
         item = to_item(
             {

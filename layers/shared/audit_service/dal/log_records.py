@@ -2,22 +2,27 @@
 
 Put-only. Every record is written with ``attribute_not_exists`` and no role
 has UpdateItem, DeleteItem or BatchWriteItem on this table (a test reads the
-template to keep it so). Layout:
+template to keep it so). Layout (docs/data-model.md):
 
 - ``pk = <tenant_id>#<kind>``, or ``platform#<kind>`` where no tenant is known
   (a failed login). A tenant's records are only reachable through a key that
   starts with its id.
-- ``sk = <ISO-8601 timestamp>#<record id>``: newest-first queries are a
-  reverse range read.
-- ``expires_at``: the TTL attribute (epoch seconds), from the tenant's plan at
-  write time. DynamoDB deletes expired items lazily, so reads filter on it too.
+- ``sk = <record id>``: for audit records the producer's ``event_id``, so a
+  redelivered event meets its own earlier copy in the conditional put.
+- ``ts_key = <ISO-8601 time>#<record id>``: the sort key of the ``by_time``
+  index (a tenant's records, newest first).
+- ``author_key = <user id>``: the partition key of the sparse ``by_author``
+  index (a user's own actions across tenants); audit records only.
+- ``expires_at``: the TTL attribute (epoch seconds), from the tenant's plan.
+  DynamoDB deletes expired items lazily, so every read filters on it too.
 - plain attributes are ids, the type and timestamps; everything else is in
   ``pii``, one encrypted message per record.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -26,6 +31,11 @@ from audit_service.dal.dynamo import error_code, from_item, to_item
 from audit_service.domain.errors import Conflict
 
 PLATFORM = "platform"
+BY_TIME = "by_time"
+BY_AUTHOR = "by_author"
+_APPEND_ONLY = "attribute_not_exists(pk)"
+TIME_KEY_START = "0"  # sorts before every "<ISO time>#<id>" (DynamoDB refuses empty key values)
+TIME_KEY_END = "~"  # sorts after every "<ISO time>#<id>" that starts with the same prefix
 
 
 def partition(tenant_id: int | None, kind: str) -> str:
@@ -36,8 +46,53 @@ def partition(tenant_id: int | None, kind: str) -> str:
 class StoredRecord:
     pk: str
     sk: str
+    ts_key: str
     attributes: dict[str, Any]
     sealed: bytes
+
+    def item(self) -> dict[str, Any]:
+        return to_item({"pk": self.pk, "sk": self.sk, "ts_key": self.ts_key, **self.attributes, "pii": self.sealed})
+
+
+@dataclass(frozen=True, slots=True)
+class RecordQuery:
+    """One index range, newest first, with equality filters on plain attributes."""
+
+    index: str
+    partition_name: str
+    partition_value: str
+    time_from: str = TIME_KEY_START
+    time_to: str = TIME_KEY_END
+    equals: Mapping[str, str | int] = field(default_factory=dict)
+    now_epoch: int = 0
+
+    def arguments(self) -> dict[str, Any]:
+        names = {"#p": self.partition_name, "#t": "ts_key", "#x": "expires_at"}
+        values: dict[str, Any] = {
+            ":p": {"S": self.partition_value},
+            ":from": {"S": self.time_from},
+            ":to": {"S": self.time_to},
+            ":now": {"N": str(self.now_epoch)},
+        }
+        filters = ["#x > :now"]
+        for position, (name, value) in enumerate(sorted(self.equals.items())):
+            names[f"#f{position}"] = name
+            values[f":f{position}"] = {"N": str(value)} if isinstance(value, int) else {"S": value}
+            filters.append(f"#f{position} = :f{position}")
+        return {
+            "IndexName": self.index,
+            "KeyConditionExpression": "#p = :p AND #t BETWEEN :from AND :to",
+            "FilterExpression": " AND ".join(filters),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ScanIndexForward": False,
+        }
+
+
+def _record(item: Mapping[str, Any]) -> StoredRecord:
+    values = from_item(item)
+    sealed = bytes(values.pop("pii"))
+    return StoredRecord(values.pop("pk"), values.pop("sk"), values.pop("ts_key"), values, sealed)
 
 
 class LogRecordStore:
@@ -45,32 +100,57 @@ class LogRecordStore:
         self._db = dynamodb
         self._table = table
 
+    def put_request(self, record: StoredRecord) -> dict[str, Any]:
+        """The conditional put of ``record`` as a TransactWriteItems entry (a change and its audit record)."""
+        return {"Put": {"TableName": self._table, "Item": record.item(), "ConditionExpression": _APPEND_ONLY}}
+
     def put(self, record: StoredRecord) -> None:
-        item = to_item({"pk": record.pk, "sk": record.sk, **record.attributes, "pii": record.sealed})
+        """Append ``record``; Conflict if a record with its key already exists."""
         try:
-            self._db.put_item(TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(pk)")
+            self._db.put_item(TableName=self._table, Item=record.item(), ConditionExpression=_APPEND_ONLY)
         except ClientError as error:
             if error_code(error) == "ConditionalCheckFailedException":
                 raise Conflict(f"record {record.pk}/{record.sk} already exists") from error
             raise
 
-    def newest(self, pk: str, *, now_epoch: int, limit: int) -> list[StoredRecord]:
-        """Up to ``limit`` unexpired records of one partition, newest first."""
-        records: list[StoredRecord] = []
-        kwargs: dict[str, Any] = {
-            "TableName": self._table,
-            "KeyConditionExpression": "pk = :pk",
-            "FilterExpression": "attribute_not_exists(expires_at) OR expires_at > :now",
-            "ExpressionAttributeValues": {":pk": {"S": pk}, ":now": {"N": str(now_epoch)}},
-            "ScanIndexForward": False,
-        }
-        while len(records) < limit:
-            response = self._db.query(**kwargs)
-            for item in response["Items"]:
-                values = from_item(item)
-                sealed = bytes(values.pop("pii"))
-                records.append(StoredRecord(values.pop("pk"), values.pop("sk"), values, sealed))
-            if "LastEvaluatedKey" not in response:
+    def get(self, pk: str, sk: str) -> StoredRecord | None:
+        response = self._db.get_item(TableName=self._table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True)
+        return _record(response["Item"]) if "Item" in response else None
+
+    def page(
+        self, query: RecordQuery, *, limit: int, skip: int = 0, after: dict[str, Any] | None = None
+    ) -> tuple[list[StoredRecord], bool]:
+        """Up to ``limit`` matching records after ``skip`` matches (or after key ``after``).
+
+        Returns the records and whether more match after them. Reads ask for one
+        record more than needed, so a plain page is usually a single call.
+        """
+        wanted = skip + limit + 1
+        found: list[StoredRecord] = []
+        for item in self._items(query, after=after, chunk=wanted):
+            found.append(_record(item))
+            if len(found) >= wanted:
                 break
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        return records[:limit]
+        return found[skip : skip + limit], len(found) > skip + limit
+
+    def count(self, query: RecordQuery) -> int:
+        total = 0
+        arguments = {"TableName": self._table, **query.arguments(), "Select": "COUNT"}
+        while True:
+            response = self._db.query(**arguments)
+            total += int(response["Count"])
+            if "LastEvaluatedKey" not in response:
+                return total
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def _items(self, query: RecordQuery, *, after: dict[str, Any] | None, chunk: int) -> Iterator[dict[str, Any]]:
+        arguments = {"TableName": self._table, **query.arguments(), "Limit": max(chunk, 1)}
+        if after:
+            arguments["ExclusiveStartKey"] = to_item(after)
+        while True:
+            response = self._db.query(**arguments)
+            yield from response["Items"]
+            if "LastEvaluatedKey" not in response:
+                return
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            arguments["Limit"] = max(chunk, 100)

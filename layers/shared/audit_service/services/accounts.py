@@ -8,6 +8,8 @@ from datetime import datetime
 from audit_service.crypto.envelope import Envelope
 from audit_service.crypto.hashing import BlindIndex, api_key_hash
 from audit_service.dal.accounts import AccountsRepository
+from audit_service.dal.log_records import LogRecordStore
+from audit_service.domain.audit import AuditEventIn, Ref
 from audit_service.domain.errors import NotFound
 from audit_service.domain.models import (
     ApiKey,
@@ -17,10 +19,12 @@ from audit_service.domain.models import (
     Plan,
     Tenant,
     TenantResource,
+    new_record_id,
     utc_now,
 )
 from audit_service.domain.permissions import Role
 from audit_service.domain.users import User, UserProfile
+from audit_service.services.audit_log import AuditLog
 from audit_service.services.auth import generate_api_key_secret
 
 TENANT_RESOURCE_KINDS = ("division", "environment", "deployment")
@@ -35,10 +39,38 @@ def profile_binding(user_id: int) -> str:
 
 
 class Accounts:
-    def __init__(self, repository: AccountsRepository, envelope: Envelope, blind_index: BlindIndex) -> None:
+    def __init__(
+        self,
+        repository: AccountsRepository,
+        envelope: Envelope,
+        blind_index: BlindIndex,
+        audit_log: AuditLog,
+        records: LogRecordStore,
+    ) -> None:
         self._repo = repository
         self._envelope = envelope
         self._blind_index = blind_index
+        self._audit_log = audit_log
+        self._records = records
+
+    def change_plan(self, tenant_id: int, plan: Plan, *, actor_id: int) -> AuditEventIn:
+        """Change a tenant's plan; the change and its audit record are written together."""
+        tenant = self._repo.get_tenant(tenant_id)
+        if tenant is None:
+            raise NotFound(f"tenant {tenant_id} does not exist")
+        actor = self.get_user(actor_id)
+        event = AuditEventIn(
+            event_id=new_record_id(),
+            type="tenant_plan_changed",
+            tenant_id=tenant_id,
+            author=Ref(id=actor.id, name=actor.profile.name),
+            previous={"plan": tenant.plan.value},
+            current={"plan": plan.value},
+            occurred_at=utc_now(),
+        )
+        record = self._audit_log.build(event, plan)
+        self._repo.change_plan(tenant_id, old=tenant.plan, new=plan, audit_record=self._records.put_request(record))
+        return event
 
     def create_tenant(self, name: str, plan: Plan) -> Tenant:
         tenant = Tenant(id=self._repo.next_id("tenant"), name=name, plan=plan, created_at=utc_now())

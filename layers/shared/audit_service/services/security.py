@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from audit_service.dal.log_records import PLATFORM, LogRecordStore, StoredRecord, partition
+from audit_service.dal.log_records import BY_TIME, PLATFORM, LogRecordStore, RecordQuery, StoredRecord, partition
 from audit_service.domain.models import (
     AuthFailureReason,
     Plan,
@@ -78,8 +78,13 @@ class SecurityEvents:
         )
 
     def newest(self, tenant_id: int | None, *, limit: int = 50) -> list[SecurityEvent]:
-        now = utc_now()
-        records = self._store.newest(partition(tenant_id, KIND), now_epoch=int(now.timestamp()), limit=limit)
+        query = RecordQuery(
+            index=BY_TIME,
+            partition_name="pk",
+            partition_value=partition(tenant_id, KIND),
+            now_epoch=int(utc_now().timestamp()),
+        )
+        records, _more = self._store.page(query, limit=limit)
         return [self._open(record) for record in records]
 
     def _record(
@@ -95,14 +100,13 @@ class SecurityEvents:
         now = utc_now()
         record_id = new_record_id(now)
         days = plan.retention_days if plan is not None else self._platform_days
-        pk, sk = partition(tenant_id, KIND), f"{iso_utc(now)}#{record_id}"
+        pk, sk = partition(tenant_id, KIND), record_id
         sealed = self._envelope.seal(
             {"request": request.model_dump(exclude={"request_id"}), "details": details},
             context=owner_context(tenant_id),
             bind=f"{pk}|{sk}",
         )
         attributes = {
-            "record_id": record_id,
             "type": event_type.value,
             "tenant_id": str(tenant_id) if tenant_id is not None else None,
             "actor_id": str(actor_id) if actor_id is not None else None,
@@ -110,7 +114,7 @@ class SecurityEvents:
             "timestamp": iso_utc(now),
             "expires_at": int((now + timedelta(days=days)).timestamp()),
         }
-        self._store.put(StoredRecord(pk, sk, attributes, sealed))
+        self._store.put(StoredRecord(pk, sk, f"{iso_utc(now)}#{record_id}", attributes, sealed))
         return SecurityEvent(
             id=record_id,
             type=event_type,
@@ -126,7 +130,7 @@ class SecurityEvents:
         tenant_id = int(values["tenant_id"]) if values.get("tenant_id") else None
         fields = self._envelope.open(record.sealed, context=owner_context(tenant_id), bind=f"{record.pk}|{record.sk}")
         return SecurityEvent(
-            id=values["record_id"],
+            id=record.sk,
             type=SecurityEventType(values["type"]),
             tenant_id=tenant_id,
             actor_id=int(values["actor_id"]) if values.get("actor_id") else None,

@@ -1,0 +1,41 @@
+"""SQS consumer: audit events from the EventBridge bus into the audit log.
+
+Each message is one EventBridge event whose ``detail`` is an ``AuditEventIn``.
+- Stored (or already stored: a redelivery) -> the message succeeds.
+- Permanently bad (invalid JSON, fails the contract, unknown type or tenant,
+  an ``event_id`` reused by a different event) -> sent to the dead-letter queue
+  with the reason, logged, and the message succeeds: retrying cannot fix it.
+- Anything else (DynamoDB or KMS faults after the SDK's own retries) -> the
+  message is reported as a batch item failure, SQS redelivers it, and after
+  ``maxReceiveCount`` attempts the queue's redrive policy moves it to the DLQ.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from audit_service import container
+from audit_service.aws import client
+from audit_service.config import get_settings
+from audit_service.observability import instrumented, logger, metrics
+from audit_service.services.ingest import DeadLetters, Ingestor
+
+ingestor = Ingestor(container.audit_log(), DeadLetters(client("sqs"), get_settings().dead_letter_queue_url))
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def _record(record: SQSRecord) -> None:
+    outcome = ingestor.ingest(record.body, message_id=record.message_id)
+    metrics.add_metric(name=f"AuditEvents{outcome.value.capitalize()}", unit="Count", value=1)
+
+
+def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    logger.append_keys(batch_size=len(event.get("Records", [])))
+    response = process_partial_response(event=event, record_handler=_record, processor=processor, context=context)
+    return dict(response)
+
+
+handler = instrumented(_handle, correlation_id_path="Records[0].messageId")

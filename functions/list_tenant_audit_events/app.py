@@ -1,0 +1,73 @@
+"""GET /audit/tenants/{tenant_id}: a tenant's audit log, newest first, filtered and paginated."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+
+from audit_service import container
+from audit_service.api.http import authorize, create_app, only_query_parameters, request_metadata
+from audit_service.config import get_settings
+from audit_service.domain.permissions import Permission
+from audit_service.observability import instrumented
+from audit_service.services.audit_log import MAX_RESULTS, AuditFilters, PageRequest, parse_time
+
+get_settings()
+audit_log = container.audit_log()
+access_log = container.access_log()
+app = create_app()
+
+Id = Annotated[int | None, Query(ge=1)]
+
+
+@app.get("/audit/tenants/<tenant_id>")
+def list_tenant_audit_events(
+    tenant_id: Annotated[int, Path(ge=1)],
+    page: Annotated[int, Query(ge=1)] = 1,
+    results: Annotated[int, Query(ge=1, le=MAX_RESULTS)] = 10,
+    type: Annotated[str | None, Query(max_length=64)] = None,
+    author_id: Id = None,
+    division_id: Id = None,
+    environment_id: Id = None,
+    deployment_id: Id = None,
+    cursor: Annotated[str | None, Query(max_length=2048)] = None,
+) -> dict[str, Any]:
+    only_query_parameters(
+        app,
+        {
+            "page",
+            "results",
+            "type",
+            "author_id",
+            "division_id",
+            "environment_id",
+            "deployment_id",
+            "from",
+            "to",
+            "cursor",
+        },
+    )
+    principal = authorize(app, Permission.AUDIT_READ, tenant_id=tenant_id)
+    query = app.current_event.query_string_parameters or {}
+    filters = AuditFilters(
+        type=type,
+        author_id=author_id,
+        division_id=division_id,
+        environment_id=environment_id,
+        deployment_id=deployment_id,
+        time_from=parse_time(query.get("from"), "from"),
+        time_to=parse_time(query.get("to"), "to"),
+    )
+    result = audit_log.tenant_page(tenant_id, PageRequest(page=page, results=results, cursor=cursor, filters=filters))
+    access_log.record(
+        actor_id=principal.user_id, action="audit_log.read", tenant_id=tenant_id, request=request_metadata(app)
+    )
+    return result.body()
+
+
+def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)
+
+
+handler = instrumented(_handle)

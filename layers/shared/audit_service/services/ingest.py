@@ -1,0 +1,85 @@
+"""Turning queue messages into audit records, and refusing the ones that can never be stored."""
+
+from __future__ import annotations
+
+import json
+from enum import StrEnum
+from typing import Any
+
+from pydantic import ValidationError
+
+from audit_service.domain.audit import AuditEventIn
+from audit_service.observability import logger
+from audit_service.services.audit_log import AuditLog, EventIdConflict, Outcome, UnknownTenant
+
+
+class IngestOutcome(StrEnum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+class Rejected(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def parse(body: str) -> AuditEventIn:
+    """The audit event in a message body: an EventBridge event's ``detail``, or the bare event."""
+    try:
+        document = json.loads(body)
+    except json.JSONDecodeError as error:
+        raise Rejected(f"invalid JSON: {error.msg} at position {error.pos}") from error
+    if isinstance(document, dict) and "detail" in document and "detail-type" in document:
+        document = document["detail"]
+    try:
+        return AuditEventIn.model_validate(document)
+    except ValidationError as error:
+        # Locations and messages only: pydantic's input values may be personal data.
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in issue['loc']) or 'event'}: {issue['msg']}" for issue in error.errors()
+        )
+        raise Rejected(f"not a valid audit event: {problems}") from error
+
+
+class DeadLetters:
+    """Where permanently bad messages go, with the reason as a message attribute."""
+
+    def __init__(self, sqs: Any, queue_url: str | None) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+
+    def send(self, body: str, *, reason: str, message_id: str) -> None:
+        if not self._queue_url:
+            raise RuntimeError("DEAD_LETTER_QUEUE_URL is not configured")
+        self._sqs.send_message(
+            QueueUrl=self._queue_url,
+            MessageBody=body,
+            MessageAttributes={
+                "reason": {"DataType": "String", "StringValue": reason[:1000]},
+                "source_message_id": {"DataType": "String", "StringValue": message_id},
+            },
+        )
+
+
+class Ingestor:
+    def __init__(self, audit_log: AuditLog, dead_letters: DeadLetters) -> None:
+        self._audit_log = audit_log
+        self._dead_letters = dead_letters
+
+    def ingest(self, body: str, *, message_id: str) -> IngestOutcome:
+        try:
+            event = parse(body)
+            outcome = self._audit_log.record(event)
+        except (Rejected, UnknownTenant, EventIdConflict) as refusal:
+            reason = refusal.reason if isinstance(refusal, Rejected) else refusal.message
+            self._dead_letters.send(body, reason=reason, message_id=message_id)
+            logger.warning("audit event rejected", extra={"reason": reason, "message_id": message_id})
+            return IngestOutcome.REJECTED
+        if outcome is Outcome.DUPLICATE:
+            logger.info(
+                "duplicate audit event ignored", extra={"event_id": event.event_id, "tenant_id": event.tenant_id}
+            )
+            return IngestOutcome.DUPLICATE
+        return IngestOutcome.STORED
