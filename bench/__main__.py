@@ -5,16 +5,25 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import cold_start
+from bench import audit_paths, cold_start
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--samples", type=int, default=9, help="fresh interpreters per function (default 9)")
+    parser.add_argument("--events", type=int, default=10_000, help="events ingested by the write path (default 10000)")
+    parser.add_argument("--only", choices=["cold-start", "audit"], help="run one table")
     args = parser.parse_args()
 
-    table, ok = cold_start.report(cold_start.measure(args.samples))
-    print(table)
+    ok = True
+    if args.only in (None, "cold-start"):
+        table, passed = cold_start.report(cold_start.measure(args.samples))
+        print(table, end="\n\n", flush=True)
+        ok = ok and passed
+    if args.only in (None, "audit"):
+        table, passed = audit_paths.report(audit_paths.measure(events=args.events))
+        print(table, flush=True)
+        ok = ok and passed
     return 0 if ok else 1
 
 

@@ -12,6 +12,7 @@ Each message is one EventBridge event whose ``detail`` is an ``AuditEventIn``.
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -21,20 +22,27 @@ from audit_service import container
 from audit_service.aws import client
 from audit_service.config import get_settings
 from audit_service.observability import instrumented, logger, metrics
-from audit_service.services.ingest import DeadLetters, Ingestor
+from audit_service.services.ingest import DeadLetters, Ingestor, IngestOutcome
 
 ingestor = Ingestor(container.audit_log(), DeadLetters(client("sqs"), get_settings().dead_letter_queue_url))
 processor = BatchProcessor(event_type=EventType.SQS)
 
 
+outcomes: Counter[IngestOutcome] = Counter()
+
+
 def _record(record: SQSRecord) -> None:
-    outcome = ingestor.ingest(record.body, message_id=record.message_id)
-    metrics.add_metric(name=f"AuditEvents{outcome.value.capitalize()}", unit="Count", value=1)
+    outcomes[ingestor.ingest(record.body, message_id=record.message_id)] += 1
 
 
 def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.append_keys(batch_size=len(event.get("Records", [])))
-    response = process_partial_response(event=event, record_handler=_record, processor=processor, context=context)
+    outcomes.clear()
+    try:
+        response = process_partial_response(event=event, record_handler=_record, processor=processor, context=context)
+    finally:
+        for outcome, count in outcomes.items():
+            metrics.add_metric(name=f"AuditEvents{outcome.value.capitalize()}", unit="Count", value=count)
     return dict(response)
 
 

@@ -162,6 +162,56 @@ def test_operator_tool_works_against_the_running_local_cloud(cloud: dict[str, An
     assert status == 200
 
 
+def test_event_put_through_the_aws_cli_is_served_within_two_seconds(cloud: dict[str, Any], tmp_path: Path) -> None:
+    entries = json.loads((ROOT / "events/bus/put_events_local.json").read_text())
+    detail = json.loads(entries[0]["Detail"])
+    detail.update(
+        event_id=f"e2e-{time.time_ns()}",
+        tenant_id=cloud["tenants"][0]["id"],
+        occurred_at=time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime()),
+    )
+    entries[0].update(Detail=json.dumps(detail), EventBusName=cloud["resources"]["AuditEventBus"])
+    entries_file = tmp_path / "entries.json"
+    entries_file.write_text(json.dumps(entries))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x")
+
+    put = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "aws"),
+            "--endpoint-url",
+            cloud["aws_endpoint_url"],
+            "--region",
+            cloud["region"],
+            "--output",
+            "json",
+            "events",
+            "put-events",
+            "--entries",
+            f"file://{entries_file}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    published = time.monotonic()
+    assert json.loads(put.stdout)["FailedEntryCount"] == 0
+
+    path = f"/audit/tenants/{cloud['tenants'][0]['id']}?results=100"
+    key = _user(cloud, "auditor")["api_key"]
+    while True:
+        status, body = _get(cloud, path, key)
+        assert status == 200
+        if any(record["id"] == detail["event_id"] for record in body["data"]):
+            break
+        assert time.monotonic() - published < 2.0, "not served within two seconds of put-events"
+        time.sleep(0.05)
+    (record,) = [r for r in body["data"] if r["id"] == detail["event_id"]]
+    assert record["author"] == detail["author"] and record["deployment"] == detail["deployment"]
+
+
 def test_ctrl_c_stops_cleanly(cloud: dict[str, Any]) -> None:
     process: subprocess.Popen[str] = cloud["process"]
     process.send_signal(signal.SIGINT)

@@ -37,16 +37,18 @@ def history(stack: Stack, demo: dict[str, Any], pollers: Pollers) -> list[dict[s
     events = []
     for n in range(25):
         special = n % 5 == 0
-        events.append(product_page_event(
-            tenant_id,
-            event_id=f"evt-{n:03d}",
-            type="deployment_updated" if special else "deployment_created",
-            author={"id": 2, "name": "Ada Auditor"} if special else {"id": 1, "name": "Jane Smith"},
-            deployment={"id": 7, "name": "staging"} if special else {"id": 42, "name": "prod-cluster"},
-            occurred_at=(start + timedelta(minutes=n)).isoformat(),
-        ))
+        events.append(
+            product_page_event(
+                tenant_id,
+                event_id=f"evt-{n:03d}",
+                type="deployment_updated" if special else "deployment_created",
+                author={"id": 2, "name": "Ada Auditor"} if special else {"id": 1, "name": "Jane Smith"},
+                deployment={"id": 7, "name": "staging"} if special else {"id": 42, "name": "prod-cluster"},
+                occurred_at=(start + timedelta(minutes=n)).isoformat(),
+            )
+        )
     for chunk in range(0, 25, 10):
-        publish(stack, *events[chunk:chunk + 10])
+        publish(stack, *events[chunk : chunk + 10])
     pollers.drain()
     return events
 
@@ -80,8 +82,9 @@ def test_cursor_and_page_walk_the_same_records(api: Api, demo: dict[str, Any], h
     assert [r["id"] for r in third["data"]] == seen[20:]
 
 
-def test_filters_narrow_the_records_and_the_total(api: Api, demo: dict[str, Any],
-                                                   history: list[dict[str, Any]]) -> None:
+def test_filters_narrow_the_records_and_the_total(
+    api: Api, demo: dict[str, Any], history: list[dict[str, Any]]
+) -> None:
     tenant_id = demo["tenants"][0]["id"]
     key = user(demo, "auditor")["api_key"]
     special = [f"evt-{n:03d}" for n in (20, 15, 10, 5, 0)]
@@ -101,9 +104,20 @@ def test_filters_narrow_the_records_and_the_total(api: Api, demo: dict[str, Any]
 
 @pytest.mark.parametrize(
     "query",
-    ["page=0", "results=0", "results=101", "page=abc", "from=yesterday", "to=2025-13-01",
-     "from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z", "cursor=%%%", "cursor=eyJmb28iOiAxfQ", "type=nope",
-     "author_id=0", "colour=blue"],
+    [
+        "page=0",
+        "results=0",
+        "results=101",
+        "page=abc",
+        "from=yesterday",
+        "to=2025-13-01",
+        "from=2026-01-02T00:00:00Z&to=2026-01-01T00:00:00Z",
+        "cursor=%%%",
+        "cursor=eyJmb28iOiAxfQ",
+        "type=nope",
+        "author_id=0",
+        "colour=blue",
+    ],
 )
 def test_invalid_query_values_are_400_json(api: Api, demo: dict[str, Any], query: str) -> None:
     tenant_id = demo["tenants"][0]["id"]
@@ -156,14 +170,19 @@ def test_every_audit_log_read_is_access_logged(api: Api, stack: Stack, demo: dic
     auditor = user(demo, "auditor")
     status, _ = get(api, f"/audit/tenants/{tenant_id}", auditor["api_key"])
     assert status == 200
-    query = RecordQuery(index=BY_TIME, partition_name="pk", partition_value=f"{tenant_id}#access",
-                        now_epoch=int(datetime.now(UTC).timestamp()))
+    query = RecordQuery(
+        index=BY_TIME,
+        partition_name="pk",
+        partition_value=f"{tenant_id}#access",
+        now_epoch=int(datetime.now(UTC).timestamp()),
+    )
     (record,), _ = container.log_record_store().page(query, limit=10)
     assert record.attributes["type"] == "audit_log.read"
     assert record.attributes["actor_id"] == str(auditor["id"])
     assert record.attributes["request_id"]
-    opened = container.envelope().open(record.sealed, context={"tenant_id": str(tenant_id)},
-                                       bind=f"{record.pk}|{record.sk}")
+    opened = container.envelope().open(
+        record.sealed, context={"tenant_id": str(tenant_id)}, bind=f"{record.pk}|{record.sk}"
+    )
     assert opened["source_ip"] == "203.0.113.7" and opened["user_agent"] == "pytest-client/1.0"
     assert "203.0.113.7" not in json.dumps(record.attributes, default=str)
 
@@ -176,12 +195,15 @@ def test_user_activity_spans_tenants_with_each_tenants_retention(
     me = user(demo, "member")  # no audit:read anywhere: activity is one's own, no permission needed
     someone_else = {"id": 777, "name": "Someone"}
     now = datetime.now(UTC)
-    mine_pro = product_page_event(pro, author={"id": me["id"], "name": me["name"]},
-                                  occurred_at=(now - timedelta(days=30)).isoformat())
-    mine_basic_recent = product_page_event(basic.id, author={"id": me["id"], "name": me["name"]},
-                                           occurred_at=(now - timedelta(days=1)).isoformat())
-    mine_basic_expired = product_page_event(basic.id, author={"id": me["id"], "name": me["name"]},
-                                            occurred_at=(now - timedelta(days=30)).isoformat())
+    mine_pro = product_page_event(
+        pro, author={"id": me["id"], "name": me["name"]}, occurred_at=(now - timedelta(days=30)).isoformat()
+    )
+    mine_basic_recent = product_page_event(
+        basic.id, author={"id": me["id"], "name": me["name"]}, occurred_at=(now - timedelta(days=1)).isoformat()
+    )
+    mine_basic_expired = product_page_event(
+        basic.id, author={"id": me["id"], "name": me["name"]}, occurred_at=(now - timedelta(days=30)).isoformat()
+    )
     not_mine = product_page_event(pro, author=someone_else)
     publish(stack, mine_pro, mine_basic_recent, mine_basic_expired, not_mine)
     pollers.drain()
@@ -190,7 +212,9 @@ def test_user_activity_spans_tenants_with_each_tenants_retention(
 
     assert status == 200, body
     assert [(r["id"], r["tenant"]) for r in body["data"]] == [
-        (mine_basic_recent["event_id"], basic.id), (mine_pro["event_id"], pro)]
+        (mine_basic_recent["event_id"], basic.id),
+        (mine_pro["event_id"], pro),
+    ]
     assert body["total"] == 2 and body["page"] == 1 and body["results"] == 10
     assert body["data"][0]["author"] == {"id": me["id"], "name": me["name"]}
 

@@ -119,8 +119,9 @@ def test_published_event_is_stored_once_encrypted_and_served_in_the_product_shap
 
 
 def test_a_replayed_event_changes_nothing(stack: Stack, demo: dict[str, Any], pollers: Pollers) -> None:
-    event = product_page_event(demo["tenants"][0]["id"], previous={"replicas": 1}, current={"replicas": 3},
-                               type="deployment_updated")
+    event = product_page_event(
+        demo["tenants"][0]["id"], previous={"replicas": 1}, current={"replicas": 3}, type="deployment_updated"
+    )
     publish(stack, event)
     pollers.drain()
     before = audit_items(stack)
@@ -168,8 +169,9 @@ def test_bad_events_go_to_the_dead_letter_queue_with_their_reason(
     elif detail == "TENANT":
         detail = json.dumps(product_page_event(999))
     elif detail == "FUTURE":
-        detail = json.dumps(product_page_event(tenant_id, occurred_at=(datetime.now(UTC) + timedelta(hours=1))
-                                               .isoformat()))
+        detail = json.dumps(
+            product_page_event(tenant_id, occurred_at=(datetime.now(UTC) + timedelta(hours=1)).isoformat())
+        )
     sqs = clients("sqs")
     # Invalid JSON cannot travel through EventBridge; producers writing to the queue directly can send it.
     if detail.startswith("{not"):
@@ -181,9 +183,10 @@ def test_bad_events_go_to_the_dead_letter_queue_with_their_reason(
     assert audit_items(stack) == []
     (dead,) = dead_letters(stack)
     assert reason in dead["MessageAttributes"]["reason"]["StringValue"]
-    remaining = sqs.get_queue_attributes(QueueUrl=stack.ref("AuditIngestQueue"),
-                                         AttributeNames=["ApproximateNumberOfMessages",
-                                                         "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    remaining = sqs.get_queue_attributes(
+        QueueUrl=stack.ref("AuditIngestQueue"),
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
     assert remaining == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "0"}
 
 
@@ -263,8 +266,9 @@ def test_a_ciphertext_moved_to_another_tenant_fails_to_decrypt(stack: Stack, dem
     audit_log = container.audit_log()
     event = AuditEventIn.model_validate(product_page_event(demo["tenants"][0]["id"]))
     record = audit_log.build(event, Plan.PRO)
-    moved = type(record)(f"{other.id}#audit", record.sk, record.ts_key,
-                         {**record.attributes, "tenant_id": str(other.id)}, record.sealed)
+    moved = type(record)(
+        f"{other.id}#audit", record.sk, record.ts_key, {**record.attributes, "tenant_id": str(other.id)}, record.sealed
+    )
     container.log_record_store().put(moved)
 
     with pytest.raises(DecryptionFailed):

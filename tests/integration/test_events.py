@@ -15,10 +15,18 @@ import pytest
 from audit_service import container
 from audit_service.crypto.hashing import api_key_hash
 from audit_service.domain.models import ApiKey, ApiKeyStatus, utc_now
+from localcloud.pollers import Pollers
 from localcloud.runtime import FunctionError, Runtime
+from tests.conftest import REGION, clients, scan_all
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
-FUNCTIONS = {"authorizer": "AuthorizerFunction", "list_audit_types": "ListAuditTypesFunction"}
+FUNCTIONS = {
+    "authorizer": "AuthorizerFunction",
+    "list_audit_types": "ListAuditTypesFunction",
+    "ingest_audit_events": "IngestAuditEventsFunction",
+    "list_tenant_audit_events": "ListTenantAuditEventsFunction",
+    "list_user_activity": "ListUserActivityFunction",
+}
 
 # file -> expected outcome: ("allow", None) | ("unauthorized", reason) | (status code, None)
 EXPECTED: dict[str, tuple[Any, str | None]] = {
@@ -28,13 +36,19 @@ EXPECTED: dict[str, tuple[Any, str | None]] = {
     "authorizer/unknown_key.json": ("unauthorized", "unknown_api_key"),
     "list_audit_types/get_as_auditor.json": (200, None),
     "list_audit_types/get_without_audit_read.json": (403, None),
+    "ingest_audit_events/sqs_batch.json": ("batch", "1 stored, 1 rejected"),
+    "list_tenant_audit_events/get_page.json": (200, None),
+    "list_tenant_audit_events/get_other_tenant.json": (403, None),
+    "list_user_activity/get_page.json": (200, None),
+    # PutEvents entries for `aws events put-events --entries file://...` (bus name of `make run`)
+    "bus/put_events_local.json": ("bus", None),
 }
 
 
 def test_every_event_file_has_an_expectation() -> None:
     files = {path.relative_to(EVENTS).as_posix() for path in EVENTS.rglob("*.json")}
     assert files == set(EXPECTED)
-    assert {name.split("/")[0] for name in files} <= set(FUNCTIONS)
+    assert {name.split("/")[0] for name in files} <= {*FUNCTIONS, "bus"}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
@@ -54,6 +68,9 @@ def test_event_runs_through_its_handler(name: str, runtime: Runtime, demo: dict[
         )
     )
     expected, reason = EXPECTED[name]
+    if expected == "bus":
+        _publish_entries(event, runtime)
+        return
     function = FUNCTIONS[name.split("/", maxsplit=1)[0]]
 
     if expected == "unauthorized":
@@ -65,6 +82,12 @@ def test_event_runs_through_its_handler(name: str, runtime: Runtime, demo: dict[
             if e.request.request_id == event["requestContext"]["requestId"]
         ]
         assert recorded.details["reason"] == reason
+    elif expected == "batch":
+        assert runtime.invoke(function, event) == {"batchItemFailures": []}
+        stored = [i for i in scan_all(runtime.stack) if i["pk"]["S"].endswith("#audit")]
+        assert len(stored) == 1
+        dead = clients("sqs").receive_message(QueueUrl=runtime.stack.ref("AuditIngestDeadLetterQueue"))
+        assert len(dead["Messages"]) == 1
     elif expected == "allow":
         policy = runtime.invoke(function, event)
         assert policy["principalId"] == "2"
@@ -74,3 +97,12 @@ def test_event_runs_through_its_handler(name: str, runtime: Runtime, demo: dict[
         response = runtime.invoke(function, event)
         assert response["statusCode"] == expected
         json.loads(response["body"])
+
+
+def _publish_entries(entries: list[dict[str, Any]], runtime: Runtime) -> None:
+    bus = runtime.stack.ref("AuditEventBus")
+    response = clients("events").put_events(Entries=[{**entry, "EventBusName": bus} for entry in entries])
+    assert response["FailedEntryCount"] == 0
+    Pollers(runtime.stack.mappings, runtime, clients, REGION).drain()
+    stored = {i["sk"]["S"] for i in scan_all(runtime.stack) if i["pk"]["S"].endswith("#audit")}
+    assert stored == {json.loads(entry["Detail"])["event_id"] for entry in entries}

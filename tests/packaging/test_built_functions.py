@@ -28,8 +28,13 @@ FUNCTIONS = [name for name, r in load()["Resources"].items() if r["Type"] == "AW
 SAMPLE_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_REGION": "us-east-1",
-    **{name: f"arn:aws:kms:us-east-1:123456789012:key/{name.lower()}" for name in ("DATA_KEY_ARN", "BLIND_INDEX_KEY_ARN")},
-    **{name: f"sample-{name.lower()}" for name in ("TENANTS_TABLE", "USERS_TABLE", "API_KEYS_TABLE", "AUDIT_LOG_TABLE")},
+    **{
+        name: f"arn:aws:kms:us-east-1:123456789012:key/{name.lower()}"
+        for name in ("DATA_KEY_ARN", "BLIND_INDEX_KEY_ARN")
+    },
+    **{
+        name: f"sample-{name.lower()}" for name in ("TENANTS_TABLE", "USERS_TABLE", "API_KEYS_TABLE", "AUDIT_LOG_TABLE")
+    },
 }
 
 PROBE = """
@@ -54,7 +59,7 @@ def test_built_function_imports_with_its_layer(function: str) -> None:
     if not layer.exists():  # SAM lays a python3.x layer out flat when it builds it in place
         layer = BUILD / "SharedLayer"
     code = PROBE.format(function=str(BUILD / function), layer=str(layer), site=sysconfig.get_paths()["purelib"])
-    result = subprocess.run(  # noqa: S603 - fixed interpreter and arguments
+    result = subprocess.run(
         [sys.executable, "-I", "-S", "-c", code],
         cwd=BUILD,
         capture_output=True,
