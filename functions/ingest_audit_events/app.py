@@ -24,7 +24,7 @@ from audit_service.config import get_settings
 from audit_service.observability import instrumented, logger, metrics
 from audit_service.services.ingest import DeadLetters, Ingestor, IngestOutcome
 
-ingestor = Ingestor(container.audit_log(), DeadLetters(client("sqs"), get_settings().dead_letter_queue_url))
+ingestor = Ingestor(container.audit_log(), DeadLetters(lambda: client("sqs"), get_settings().dead_letter_queue_url))
 processor = BatchProcessor(event_type=EventType.SQS)
 
 

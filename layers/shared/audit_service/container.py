@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
-from audit_service.aws import client
+from audit_service.aws import botocore_session, client
 from audit_service.config import get_settings
 from audit_service.dal.accounts import AccountsRepository
 
@@ -41,7 +41,9 @@ def envelope() -> Envelope:
     from audit_service.crypto.envelope import Envelope
 
     settings = get_settings()
-    return Envelope(settings.data_key_arn, cache_seconds=settings.data_key_cache_seconds)
+    return Envelope(
+        settings.data_key_arn, cache_seconds=settings.data_key_cache_seconds, botocore_session=botocore_session()
+    )
 
 
 @cache
@@ -127,3 +129,4 @@ def reset() -> None:
         factory.cache_clear()
     get_settings.cache_clear()
     client.cache_clear()
+    botocore_session.cache_clear()

@@ -38,10 +38,19 @@ class DecryptionFailed(Exception):
 
 
 class Envelope:
-    def __init__(self, key_arn: str, *, cache_seconds: float, cache_capacity: int = 1000) -> None:
+    def __init__(
+        self,
+        key_arn: str,
+        *,
+        cache_seconds: float,
+        cache_capacity: int = 1000,
+        botocore_session: botocore.session.Session | None = None,
+    ) -> None:
         # The key ARN names its region; the provider makes its own KMS client
-        # from this botocore session (which honours AWS_ENDPOINT_URL locally).
-        provider = StrictAwsKmsMasterKeyProvider(key_ids=[key_arn], botocore_session=botocore.session.Session())
+        # from the given botocore session (which honours AWS_ENDPOINT_URL locally).
+        provider = StrictAwsKmsMasterKeyProvider(
+            key_ids=[key_arn], botocore_session=botocore_session or botocore.session.Session()
+        )
         self._client = aws_encryption_sdk.EncryptionSDKClient(
             commitment_policy=CommitmentPolicy.REQUIRE_ENCRYPT_REQUIRE_DECRYPT
         )

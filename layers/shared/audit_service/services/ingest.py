@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from enum import StrEnum
 from typing import Any
 
@@ -44,16 +45,20 @@ def parse(body: str) -> AuditEventIn:
 
 
 class DeadLetters:
-    """Where permanently bad messages go, with the reason as a message attribute."""
+    """Where permanently bad messages go, with the reason as a message attribute.
 
-    def __init__(self, sqs: Any, queue_url: str | None) -> None:
+    ``sqs`` is a factory: the client is made on the first rejection, since most
+    containers never reject anything.
+    """
+
+    def __init__(self, sqs: Callable[[], Any], queue_url: str | None) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
 
     def send(self, body: str, *, reason: str, message_id: str) -> None:
         if not self._queue_url:
             raise RuntimeError("DEAD_LETTER_QUEUE_URL is not configured")
-        self._sqs.send_message(
+        self._sqs().send_message(
             QueueUrl=self._queue_url,
             MessageBody=body,
             MessageAttributes={
