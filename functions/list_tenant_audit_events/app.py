@@ -11,7 +11,8 @@ from audit_service.api.http import authorize, create_app, only_query_parameters,
 from audit_service.config import get_settings
 from audit_service.domain.permissions import Permission
 from audit_service.observability import instrumented
-from audit_service.services.audit_log import MAX_RESULTS, AuditFilters, PageRequest, parse_time
+from audit_service.services.audit_log import AuditFilters
+from audit_service.services.pagination import MAX_RESULTS, PageRequest, TimeRange
 
 get_settings()
 audit_log = container.audit_log()
@@ -49,17 +50,15 @@ def list_tenant_audit_events(
         },
     )
     principal = authorize(app, Permission.AUDIT_READ, tenant_id=tenant_id)
-    query = app.current_event.query_string_parameters or {}
     filters = AuditFilters(
         type=type,
         author_id=author_id,
         division_id=division_id,
         environment_id=environment_id,
         deployment_id=deployment_id,
-        time_from=parse_time(query.get("from"), "from"),
-        time_to=parse_time(query.get("to"), "to"),
+        period=TimeRange.parse(app.current_event.query_string_parameters or {}),
     )
-    result = audit_log.tenant_page(tenant_id, PageRequest(page=page, results=results, cursor=cursor, filters=filters))
+    result = audit_log.tenant_page(tenant_id, PageRequest(page=page, results=results, cursor=cursor), filters)
     access_log.record(
         actor_id=principal.user_id, action="audit_log.read", tenant_id=tenant_id, request=request_metadata(app)
     )

@@ -10,7 +10,8 @@ from audit_service import container
 from audit_service.api.http import create_app, current_principal, only_query_parameters, request_metadata
 from audit_service.config import get_settings
 from audit_service.observability import instrumented, logger
-from audit_service.services.audit_log import MAX_RESULTS, AuditFilters, PageRequest, parse_time
+from audit_service.services.audit_log import AuditFilters
+from audit_service.services.pagination import MAX_RESULTS, PageRequest, TimeRange
 
 get_settings()
 audit_log = container.audit_log()
@@ -29,13 +30,8 @@ def list_user_activity(
     # Everyone may read their own actions: no tenant permission is involved.
     principal = current_principal(app)
     logger.append_keys(user_id=principal.user_id)
-    query = app.current_event.query_string_parameters or {}
-    filters = AuditFilters(
-        type=type, time_from=parse_time(query.get("from"), "from"), time_to=parse_time(query.get("to"), "to")
-    )
-    result = audit_log.user_activity(
-        principal.user_id, PageRequest(page=page, results=results, cursor=cursor, filters=filters)
-    )
+    filters = AuditFilters(type=type, period=TimeRange.parse(app.current_event.query_string_parameters or {}))
+    result = audit_log.user_activity(principal.user_id, PageRequest(page=page, results=results, cursor=cursor), filters)
     access_log.record(
         actor_id=principal.user_id,
         action="user_activity.read",

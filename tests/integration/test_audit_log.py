@@ -11,7 +11,7 @@ import pytest
 
 from audit_service import container
 from audit_service.crypto.envelope import DecryptionFailed
-from audit_service.services.audit_log import PageRequest
+from audit_service.services.pagination import PageRequest
 from localcloud.pollers import Pollers
 from localcloud.provision import Stack
 from localcloud.runtime import Runtime

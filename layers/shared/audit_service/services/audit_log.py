@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from audit_service.dal.log_records import (
     BY_AUTHOR,
     BY_TIME,
-    TIME_KEY_END,
-    TIME_KEY_START,
     LogRecordStore,
     RecordQuery,
     StoredRecord,
@@ -24,13 +20,13 @@ from audit_service.domain.audit import AuditEventIn, AuditRecordView, RefView
 from audit_service.domain.catalog import AUDIT_EVENT_TYPES
 from audit_service.domain.errors import Conflict, DomainError, InvalidInput
 from audit_service.domain.models import Plan, iso_utc, utc_now
+from audit_service.services.pagination import Page, PageRequest, TimeRange, read_page
 from audit_service.services.tenants import TenantDirectory
 
 if TYPE_CHECKING:
     from audit_service.crypto.envelope import Envelope
 
 KIND = "audit"
-MAX_RESULTS = 100
 _CONTEXT_REFS = ("division", "environment", "deployment")
 
 
@@ -56,14 +52,11 @@ class AuditFilters:
     division_id: int | None = None
     environment_id: int | None = None
     deployment_id: int | None = None
-    time_from: datetime | None = None
-    time_to: datetime | None = None
+    period: TimeRange = field(default_factory=TimeRange)
 
     def __post_init__(self) -> None:
         if self.type is not None and self.type not in AUDIT_EVENT_TYPES:
             raise InvalidInput(f"unknown audit event type {self.type!r} (see GET /audit/types)")
-        if self.time_from and self.time_to and self.time_from > self.time_to:
-            raise InvalidInput("'from' is after 'to'")
 
     def equals(self) -> dict[str, str | int]:
         pairs: dict[str, Any] = {
@@ -74,38 +67,6 @@ class AuditFilters:
             "deployment_id": self.deployment_id,
         }
         return {name: value if name == "type" else str(value) for name, value in pairs.items() if value is not None}
-
-
-@dataclass(frozen=True)
-class PageRequest:
-    page: int = 1
-    results: int = 10
-    cursor: str | None = None
-    filters: AuditFilters = field(default_factory=AuditFilters)
-
-    def __post_init__(self) -> None:
-        if self.page < 1:
-            raise InvalidInput("'page' starts at 1")
-        if not 1 <= self.results <= MAX_RESULTS:
-            raise InvalidInput(f"'results' must be between 1 and {MAX_RESULTS}")
-
-
-@dataclass(frozen=True)
-class Page:
-    data: list[AuditRecordView]
-    page: int
-    results: int
-    total: int
-    next: str | None
-
-    def body(self) -> dict[str, Any]:
-        return {
-            "data": [item.model_dump(exclude={"tenant"} if item.tenant is None else None) for item in self.data],
-            "page": self.page,
-            "results": self.results,
-            "total": self.total,
-            "next": self.next,
-        }
 
 
 def tenant_context(tenant_id: int) -> dict[str, str]:
@@ -169,47 +130,47 @@ class AuditLog:
         return bool(opened == json.loads(json.dumps(event.protected_fields(), default=str)))
 
     # ------------------------------------------------------------------ reading
-    def tenant_page(self, tenant_id: int, request: PageRequest) -> Page:
-        filters = request.filters
+    def tenant_page(self, tenant_id: int, request: PageRequest, filters: AuditFilters | None = None) -> Page:
+        filters = filters or AuditFilters()
+        low, high = filters.period.key_bounds()
         query = RecordQuery(
             index=BY_TIME,
             partition_name="pk",
             partition_value=partition(tenant_id, KIND),
-            time_from=iso_utc(filters.time_from) if filters.time_from else TIME_KEY_START,
-            time_to=(iso_utc(filters.time_to) + TIME_KEY_END) if filters.time_to else TIME_KEY_END,
+            time_from=low,
+            time_to=high,
             equals=filters.equals(),
             now_epoch=int(utc_now().timestamp()),
         )
-        return self._page(query, request, scope=f"t{tenant_id}", with_tenant=False)
+        return read_page(
+            self._store,
+            query,
+            request,
+            scope=f"tenant:{tenant_id}",
+            view=lambda record: self._view(record, with_tenant=False),
+        )
 
-    def user_activity(self, user_id: int, request: PageRequest) -> Page:
-        filters = request.filters
+    def user_activity(self, user_id: int, request: PageRequest, filters: AuditFilters | None = None) -> Page:
+        filters = filters or AuditFilters()
+        low, high = filters.period.key_bounds()
         query = RecordQuery(
             index=BY_AUTHOR,
             partition_name="author_key",
             partition_value=str(user_id),
-            time_from=iso_utc(filters.time_from) if filters.time_from else TIME_KEY_START,
-            time_to=(iso_utc(filters.time_to) + TIME_KEY_END) if filters.time_to else TIME_KEY_END,
+            time_from=low,
+            time_to=high,
             equals={k: v for k, v in filters.equals().items() if k != "author_id"},
             now_epoch=int(utc_now().timestamp()),
         )
-        return self._page(query, request, scope=f"u{user_id}", with_tenant=True)
-
-    def _page(self, query: RecordQuery, request: PageRequest, *, scope: str, with_tenant: bool) -> Page:
-        after = _decode_cursor(request.cursor, scope) if request.cursor else None
-        skip = 0 if after else (request.page - 1) * request.results
-        records, more = self._store.page(query, limit=request.results, skip=skip, after=after)
-        total = self._store.count(query)
-        next_cursor = _encode_cursor(records[-1], scope) if more and records else None
-        return Page(
-            data=[self._view(record, with_tenant) for record in records],
-            page=request.page,
-            results=request.results,
-            total=total,
-            next=next_cursor,
+        return read_page(
+            self._store,
+            query,
+            request,
+            scope=f"user:{user_id}",
+            view=lambda record: self._view(record, with_tenant=True),
         )
 
-    def _view(self, record: StoredRecord, with_tenant: bool) -> AuditRecordView:
+    def _view(self, record: StoredRecord, *, with_tenant: bool) -> dict[str, Any]:
         values = record.attributes
         tenant_id = int(values["tenant_id"])
         fields = self._envelope.open(record.sealed, context=tenant_context(tenant_id), bind=f"{record.pk}|{record.sk}")
@@ -220,7 +181,7 @@ class AuditLog:
             return RefView(id=int(identifier), name=names[kind]) if identifier is not None else None
 
         event_type = str(values["type"])
-        return AuditRecordView(
+        view = AuditRecordView(
             id=record.sk,
             type=event_type,
             name=AUDIT_EVENT_TYPES[event_type].name if event_type in AUDIT_EVENT_TYPES else event_type,
@@ -233,42 +194,4 @@ class AuditLog:
             current=fields["current"],
             tenant=tenant_id if with_tenant else None,
         )
-
-
-def _encode_cursor(record: StoredRecord, scope: str) -> str:
-    key = {"pk": record.pk, "sk": record.sk, "ts_key": record.ts_key}
-    if "author_key" in record.attributes:
-        key["author_key"] = str(record.attributes["author_key"])
-    payload = json.dumps({"scope": scope, "key": key}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str, scope: str) -> dict[str, Any]:
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        key = payload["key"]
-        valid = isinstance(key, dict) and all(isinstance(key.get(k), str) for k in ("pk", "sk", "ts_key"))
-    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
-        valid = False
-    if not valid:
-        raise InvalidInput("'cursor' is not a cursor this API returned")
-    if payload.get("scope") != scope:
-        raise InvalidInput("'cursor' belongs to another listing")
-    # The start key must stay inside the partition being read, whatever the cursor says.
-    expected_prefix = f"{scope[1:]}#" if scope.startswith("t") else None
-    if expected_prefix and not key["pk"].startswith(expected_prefix):
-        raise InvalidInput("'cursor' belongs to another listing")
-    if scope.startswith("u") and key.get("author_key") != scope[1:]:
-        raise InvalidInput("'cursor' belongs to another listing")
-    return dict(key)
-
-
-def parse_time(value: str | None, name: str) -> datetime | None:
-    """An ISO 8601 query value; a time without offset is taken as UTC."""
-    if value is None:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as error:
-        raise InvalidInput(f"'{name}' is not an ISO 8601 time") from error
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        return view.model_dump(exclude=None if with_tenant else {"tenant"})

@@ -1,0 +1,125 @@
+"""Pages over the audit log table's indexes: page/results/cursor, exact totals, time ranges.
+
+Shared by the audit log, the access log and the security events, so that all
+three listings page, count and refuse bad input the same way.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from audit_service.dal.log_records import TIME_KEY_END, TIME_KEY_START, LogRecordStore, RecordQuery, StoredRecord
+from audit_service.domain.errors import InvalidInput
+from audit_service.domain.models import iso_utc
+
+MAX_RESULTS = 100
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    page: int = 1
+    results: int = 10
+    cursor: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.page < 1:
+            raise InvalidInput("'page' starts at 1")
+        if not 1 <= self.results <= MAX_RESULTS:
+            raise InvalidInput(f"'results' must be between 1 and {MAX_RESULTS}")
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    time_from: datetime | None = None
+    time_to: datetime | None = None
+
+    def __post_init__(self) -> None:
+        if self.time_from and self.time_to and self.time_from > self.time_to:
+            raise InvalidInput("'from' is after 'to'")
+
+    def key_bounds(self) -> tuple[str, str]:
+        """Bounds on ``ts_key`` (``<ISO time>#<id>``), both inclusive."""
+        low = iso_utc(self.time_from) if self.time_from else TIME_KEY_START
+        high = iso_utc(self.time_to) + TIME_KEY_END if self.time_to else TIME_KEY_END
+        return low, high
+
+    @classmethod
+    def parse(cls, query: dict[str, str]) -> TimeRange:
+        return cls(parse_time(query.get("from"), "from"), parse_time(query.get("to"), "to"))
+
+
+@dataclass(frozen=True)
+class Page:
+    data: list[dict[str, Any]]
+    page: int
+    results: int
+    total: int
+    next: str | None
+
+    def body(self) -> dict[str, Any]:
+        return {"data": self.data, "page": self.page, "results": self.results, "total": self.total, "next": self.next}
+
+
+def read_page(
+    store: LogRecordStore,
+    query: RecordQuery,
+    request: PageRequest,
+    *,
+    scope: str,
+    view: Callable[[StoredRecord], dict[str, Any]],
+) -> Page:
+    """One page of ``query``, its exact total, and the cursor of the next page.
+
+    ``scope`` names the listing (a tenant's or a user's); a cursor only works in
+    the scope that issued it, and never starts outside the queried partition.
+    """
+    after = _decode_cursor(request.cursor, scope, query) if request.cursor else None
+    skip = 0 if after else (request.page - 1) * request.results
+    records, more = store.page(query, limit=request.results, skip=skip, after=after)
+    return Page(
+        data=[view(record) for record in records],
+        page=request.page,
+        results=request.results,
+        total=store.count(query),
+        next=_encode_cursor(records[-1], scope, query) if more and records else None,
+    )
+
+
+def _encode_cursor(record: StoredRecord, scope: str, query: RecordQuery) -> str:
+    key = {"pk": record.pk, "sk": record.sk, "ts_key": record.ts_key}
+    if query.partition_name != "pk":
+        key[query.partition_name] = str(record.attributes[query.partition_name])
+    payload = json.dumps({"scope": scope, "key": key}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, scope: str, query: RecordQuery) -> dict[str, Any]:
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        key = payload["key"]
+        valid = isinstance(key, dict) and all(isinstance(key.get(k), str) for k in ("pk", "sk", "ts_key"))
+    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
+        valid = False
+    if not valid:
+        raise InvalidInput("'cursor' is not a cursor this API returned")
+    # The start key must lie in the partition being read, whatever the cursor says.
+    if payload.get("scope") != scope or key.get(query.partition_name) != query.partition_value:
+        raise InvalidInput("'cursor' belongs to another listing")
+    return dict(key)
+
+
+def parse_time(value: str | None, name: str) -> datetime | None:
+    """An ISO 8601 query value; a time without offset is taken as UTC."""
+    if value is None:
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise InvalidInput(f"'{name}' is not an ISO 8601 time") from error
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
