@@ -7,6 +7,8 @@ uses, and the functions called through the same API Gateway emulator.
 
 from __future__ import annotations
 
+import io
+import json
 import os
 from collections.abc import Iterator
 from typing import Any
@@ -42,13 +44,52 @@ def clients(service: str) -> Any:
     return boto3.client(service, region_name=REGION)
 
 
+# Personal values the tests put into the service. None of them may ever be
+# found in plain text in a table item or a log line (checked after every test).
+PERSONAL_VALUES = (
+    "Jane Smith",
+    "jane.smith@example.com",
+    "Ada Auditor",
+    "ada.auditor@example.com",
+    "Max Member",
+    "max.member@example.com",
+    "Grace Hopper",
+    "grace@navy.example",
+    "Peter Gibbons",
+    "peter@initech.example",
+    "203.0.113.7",
+    "198.51.100.77",
+    "198.51.100.23",
+    "pytest-client/1.0",
+    "terraform/1.9",
+    "laserdata-console/2.14",
+)
+
+
 @pytest.fixture
-def stack(aws: None, monkeypatch: pytest.MonkeyPatch) -> Stack:
+def stack(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     created = provision(clients, stack_name="test", region=REGION)
     for name, value in created.environment().items():
         monkeypatch.setenv(name, value)
     container.reset()
-    return created
+    yield created
+    stored = json.dumps(scan_all(created), default=str).lower()
+    leaked = [value for value in PERSONAL_VALUES if value.lower() in stored]
+    assert not leaked, f"personal data stored in plain text: {leaked}"
+
+
+@pytest.fixture(autouse=True)
+def no_personal_data_in_log_lines() -> Iterator[None]:
+    from audit_service.observability import logger
+
+    handler = logger.registered_handler
+    buffer = io.StringIO()
+    previous = handler.setStream(buffer)  # type: ignore[attr-defined]
+    yield
+    handler.setStream(previous)  # type: ignore[attr-defined]
+    logged = buffer.getvalue().lower()
+    leaked = [value for value in PERSONAL_VALUES if value.lower() in logged]
+    assert not leaked, f"personal data in log lines: {leaked}"
 
 
 @pytest.fixture

@@ -153,28 +153,20 @@ def test_no_secret_or_personal_value_is_stored_in_plain_text(api: Api, stack: St
     assert "permission_denied" in stored and "authentication_failed" in stored  # the events are there
 
 
-def test_no_secret_or_personal_value_in_log_lines(
-    api: Api, demo: dict[str, Any], capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_no_secret_or_personal_value_in_log_lines(api: Api, demo: dict[str, Any]) -> None:
     from audit_service.observability import logger
 
     handler = logger.registered_handler
     buffer = io.StringIO()
-    previous = handler.setStream(buffer)  # type: ignore[attr-defined]
+    outer = handler.setStream(buffer)  # type: ignore[attr-defined]
     try:
         for role in ("owner", "member"):
             api.request("GET", "/audit/types", key=user(demo, role)["api_key"])
         api.request("GET", "/audit/types", key="ld_" + "C" * 43)
     finally:
-        handler.setStream(previous)  # type: ignore[attr-defined]
+        handler.setStream(outer)  # type: ignore[attr-defined]
 
-    captured = capsys.readouterr()
-    output = buffer.getvalue() + captured.out + captured.err
-    assert "permission denied" in output  # the handlers did log
-    for value in (
-        [u["api_key"] for u in demo["users"]]
-        + [u["email"] for u in demo["users"]]
-        + [u["name"] for u in demo["users"]]
-        + ["203.0.113.7", "pytest-client/1.0", "ld_" + "C" * 43]
-    ):
-        assert value not in output
+    output = buffer.getvalue()
+    assert "permission denied" in output and "authentication failed" in output  # the handlers did log
+    for value in [u["api_key"] for u in demo["users"]] + ["ld_" + "C" * 43]:
+        assert value not in output  # secrets; personal values are checked after every test (conftest)
