@@ -26,6 +26,8 @@ FUNCTIONS = {
     "ingest_audit_events": "IngestAuditEventsFunction",
     "list_tenant_audit_events": "ListTenantAuditEventsFunction",
     "list_user_activity": "ListUserActivityFunction",
+    "list_tenant_access_log": "ListTenantAccessLogFunction",
+    "list_tenant_security_events": "ListTenantSecurityEventsFunction",
 }
 
 # file -> expected outcome: ("allow", None) | ("unauthorized", reason) | (status code, None)
@@ -40,6 +42,8 @@ EXPECTED: dict[str, tuple[Any, str | None]] = {
     "list_tenant_audit_events/get_page.json": (200, None),
     "list_tenant_audit_events/get_other_tenant.json": (403, None),
     "list_user_activity/get_page.json": (200, None),
+    "list_tenant_access_log/get_page.json": (200, None),
+    "list_tenant_security_events/get_page.json": (200, None),
     # PutEvents entries for `aws events put-events --entries file://...` (bus name of `make run`)
     "bus/put_events_local.json": ("bus", None),
 }

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from audit_service.dal.log_records import LogRecordStore, StoredRecord, partition
+from audit_service.dal.log_records import BY_TIME, LogRecordStore, RecordQuery, StoredRecord, partition
 from audit_service.domain.models import RequestMetadata, iso_utc, new_record_id, utc_now
+from audit_service.services.pagination import Page, PageRequest, TimeRange, read_page
 from audit_service.services.security import owner_context
 from audit_service.services.tenants import TenantDirectory
 
@@ -14,6 +16,17 @@ if TYPE_CHECKING:
     from audit_service.crypto.envelope import Envelope
 
 KIND = "access"
+
+
+@dataclass(frozen=True)
+class AccessFilters:
+    actor_id: int | None = None
+    subject_user_id: int | None = None
+    period: TimeRange = field(default_factory=TimeRange)
+
+    def equals(self) -> dict[str, str | int]:
+        pairs = {"actor_id": self.actor_id, "subject_user_id": self.subject_user_id}
+        return {name: str(value) for name, value in pairs.items() if value is not None}
 
 
 class AccessLog:
@@ -61,3 +74,36 @@ class AccessLog:
         }
         self._store.put(StoredRecord(pk, record_id, f"{iso_utc(now)}#{record_id}", attributes, sealed))
         return record_id
+
+    def tenant_page(self, tenant_id: int, request: PageRequest, filters: AccessFilters | None = None) -> Page:
+        """Who read what in ``tenant_id``, newest first: answers "who looked at user X?"."""
+        filters = filters or AccessFilters()
+        low, high = filters.period.key_bounds()
+        query = RecordQuery(
+            index=BY_TIME,
+            partition_name="pk",
+            partition_value=partition(tenant_id, KIND),
+            time_from=low,
+            time_to=high,
+            equals=filters.equals(),
+            now_epoch=int(utc_now().timestamp()),
+        )
+        return read_page(self._store, query, request, scope=f"access:{tenant_id}", view=self._view)
+
+    def _view(self, record: StoredRecord) -> dict[str, Any]:
+        values = record.attributes
+        tenant_id = int(values["tenant_id"]) if values.get("tenant_id") else None
+        fields = self._envelope.open(record.sealed, context=owner_context(tenant_id), bind=f"{record.pk}|{record.sk}")
+        subject = values.get("subject_user_id")
+        return {
+            "id": record.sk,
+            "action": values["type"],
+            "actor": {"id": int(values["actor_id"])},
+            "subject": {"id": int(subject)} if subject else None,
+            "request_id": values.get("request_id"),
+            "source_ip": fields["source_ip"],
+            "user_agent": fields["user_agent"],
+            "method": fields["method"],
+            "path": fields["path"],
+            "timestamp": record.ts_key.split("#", 1)[0],
+        }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -18,11 +19,26 @@ from audit_service.domain.models import (
     utc_now,
 )
 from audit_service.domain.permissions import Permission
+from audit_service.services.pagination import Page, PageRequest, TimeRange, read_page
 
 if TYPE_CHECKING:  # the Encryption SDK is imported only where a record is sealed
     from audit_service.crypto.envelope import Envelope
 
 KIND = "security"
+
+
+@dataclass(frozen=True)
+class SecurityFilters:
+    type: SecurityEventType | None = None
+    actor_id: int | None = None
+    period: TimeRange = field(default_factory=TimeRange)
+
+    def equals(self) -> dict[str, str | int]:
+        pairs = {
+            "type": self.type.value if self.type else None,
+            "actor_id": str(self.actor_id) if self.actor_id is not None else None,
+        }
+        return {name: value for name, value in pairs.items() if value is not None}
 
 
 def owner_context(tenant_id: int | None) -> dict[str, str]:
@@ -76,6 +92,36 @@ class SecurityEvents:
             details=details,
             plan=plan,
         )
+
+    def tenant_page(self, tenant_id: int, request: PageRequest, filters: SecurityFilters | None = None) -> Page:
+        """A tenant's permission_denied and authentication_failed events, newest first."""
+        filters = filters or SecurityFilters()
+        low, high = filters.period.key_bounds()
+        query = RecordQuery(
+            index=BY_TIME,
+            partition_name="pk",
+            partition_value=partition(tenant_id, KIND),
+            time_from=low,
+            time_to=high,
+            equals=filters.equals(),
+            now_epoch=int(utc_now().timestamp()),
+        )
+        return read_page(self._store, query, request, scope=f"security:{tenant_id}", view=self._view)
+
+    def _view(self, record: StoredRecord) -> dict[str, Any]:
+        event = self._open(record)
+        return {
+            "id": event.id,
+            "type": event.type.value,
+            "actor": {"id": event.actor_id} if event.actor_id is not None else None,
+            **{name: value for name, value in event.details.items() if name != "requested_tenant_id"},
+            "request_id": event.request.request_id,
+            "source_ip": event.request.source_ip,
+            "user_agent": event.request.user_agent,
+            "method": event.request.method,
+            "path": event.request.path,
+            "timestamp": iso_utc(event.timestamp),
+        }
 
     def newest(self, tenant_id: int | None, *, limit: int = 50) -> list[SecurityEvent]:
         query = RecordQuery(
