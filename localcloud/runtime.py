@@ -75,6 +75,9 @@ class Container:
         if loader_spec is None or loader_spec.loader is None:
             raise ImportError(f"cannot load {path}")
         module = importlib.util.module_from_spec(loader_spec)
+        # Registered before running, as a normal import is: pydantic resolves a
+        # model's postponed annotations through sys.modules.
+        sys.modules[import_name] = module
         loader_spec.loader.exec_module(module)
         return module
 

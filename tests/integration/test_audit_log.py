@@ -233,7 +233,7 @@ def test_a_kms_fault_is_retried_and_the_event_stored_exactly_once(
     import botocore.client
     from botocore.exceptions import ClientError
 
-    container.envelope.cache_clear()
+    container.reset()  # a fresh container: no data key cached yet
     original = botocore.client.BaseClient._make_api_call
     failures = {"left": 1}
 

@@ -17,10 +17,13 @@ if TYPE_CHECKING:
     from audit_service.crypto.envelope import Envelope
     from audit_service.crypto.hashing import BlindIndex
     from audit_service.dal.log_records import LogRecordStore
+    from audit_service.dal.members import MembersRepository
     from audit_service.services.access_log import AccessLog
     from audit_service.services.accounts import Accounts
     from audit_service.services.audit_log import AuditLog
     from audit_service.services.auth import Authenticator
+    from audit_service.services.changes import ChangeRecorder
+    from audit_service.services.members import Members
     from audit_service.services.security import SecurityEvents
     from audit_service.services.tenants import TenantDirectory
 
@@ -106,6 +109,28 @@ def access_log() -> AccessLog:
 
 
 @cache
+def members_repository() -> MembersRepository:
+    from audit_service.dal.members import MembersRepository
+
+    settings = get_settings()
+    return MembersRepository(client("dynamodb"), tenants_table=settings.tenants_table, users_table=settings.users_table)
+
+
+@cache
+def change_recorder() -> ChangeRecorder:
+    from audit_service.services.changes import ChangeRecorder
+
+    return ChangeRecorder(audit_log(), log_record_store(), tenant_directory())
+
+
+@cache
+def members() -> Members:
+    from audit_service.services.members import Members
+
+    return Members(members_repository(), envelope(), change_recorder())
+
+
+@cache
 def accounts() -> Accounts:
     from audit_service.services.accounts import Accounts
 
@@ -124,6 +149,9 @@ def reset() -> None:
         security_events,
         audit_log,
         access_log,
+        members_repository,
+        change_recorder,
+        members,
         accounts,
     ):
         factory.cache_clear()

@@ -178,7 +178,12 @@ class AccountsRepository:
         return int(response["Item"]["user_id"]["S"]) if "Item" in response else None
 
     # memberships ---------------------------------------------------------
-    def add_membership(self, membership: Membership) -> None:
+    def add_membership(self, membership: Membership, *, sealed_member: bytes) -> None:
+        """The member item (with the member's name and email sealed for the tenant) and its mirror, together.
+
+        Adding an owner also counts it on the tenant item, which is what keeps a
+        tenant from losing its last owner (see MembersRepository).
+        """
         tenant, user = str(membership.tenant_id), str(membership.user_id)
         created = iso_utc(membership.created_at)
         member = to_item(
@@ -188,6 +193,8 @@ class AccountsRepository:
                 "user_id": user,
                 "role": membership.role.value,
                 "created_at": created,
+                "version": 1,
+                "pii": sealed_member,
             }
         )
         mirror = to_item(
@@ -199,16 +206,29 @@ class AccountsRepository:
                 "created_at": created,
             }
         )
+        tenant_entry: dict[str, Any] = (
+            {
+                "Update": {
+                    "TableName": self._tenants,
+                    "Key": key(tenant, "TENANT"),
+                    "ConditionExpression": _EXISTS,
+                    "UpdateExpression": "ADD owners :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                }
+            }
+            if membership.role is Role.OWNER
+            else {
+                "ConditionCheck": {
+                    "TableName": self._tenants,
+                    "Key": key(tenant, "TENANT"),
+                    "ConditionExpression": _EXISTS,
+                }
+            }
+        )
         try:
             self._db.transact_write_items(
                 TransactItems=[
-                    {
-                        "ConditionCheck": {
-                            "TableName": self._tenants,
-                            "Key": key(tenant, "TENANT"),
-                            "ConditionExpression": _EXISTS,
-                        }
-                    },
+                    tenant_entry,
                     {
                         "ConditionCheck": {
                             "TableName": self._users,

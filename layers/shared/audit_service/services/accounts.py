@@ -26,6 +26,7 @@ from audit_service.domain.permissions import Role
 from audit_service.domain.users import User, UserProfile
 from audit_service.services.audit_log import AuditLog
 from audit_service.services.auth import generate_api_key_secret
+from audit_service.services.members import member_binding, member_context
 
 TENANT_RESOURCE_KINDS = ("division", "environment", "deployment")
 
@@ -107,8 +108,14 @@ class Accounts:
         return self.get_user(user_id) if user_id is not None else None
 
     def add_member(self, tenant_id: int, user_id: int, role: Role) -> Membership:
+        profile = self.get_user(user_id).profile
         membership = Membership(tenant_id=tenant_id, user_id=user_id, role=role, created_at=utc_now())
-        self._repo.add_membership(membership)
+        sealed = self._envelope.seal(
+            {"name": profile.name, "email": profile.email},
+            context=member_context(tenant_id),
+            bind=member_binding(tenant_id, user_id),
+        )
+        self._repo.add_membership(membership, sealed_member=sealed)
         return membership
 
     def issue_api_key(self, user_id: int, name: str) -> IssuedApiKey:

@@ -1,0 +1,175 @@
+"""A tenant's members: listing, role changes and removals, each written with its audit record.
+
+Member items live in the tenant's partition (``sk=MEMBER#<user_id>``) with the
+member's name and email sealed for the tenant, so a listing is one query and
+one data key. Each change is one transaction: the member item (guarded by its
+``version``), the user's mirror item, the tenant's owner count when an owner is
+involved (guarded by ``owners > 1``, so the last owner can never be removed or
+demoted, even by two concurrent requests), and the audit record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from audit_service.dal.dynamo import cancellation_reasons, from_item, key
+from audit_service.domain.errors import Conflict, NotFound
+from audit_service.domain.permissions import Role
+
+
+class LastOwner(Conflict):
+    code = "last_owner"
+
+
+@dataclass(frozen=True)
+class MemberItem:
+    tenant_id: int
+    user_id: int
+    role: Role
+    created_at: datetime
+    version: int
+    sealed: bytes
+
+
+def _member(values: dict[str, Any]) -> MemberItem:
+    return MemberItem(
+        tenant_id=int(values["pk"]),
+        user_id=int(values["user_id"]),
+        role=Role(values["role"]),
+        created_at=datetime.fromisoformat(values["created_at"]),
+        version=int(values["version"]),
+        sealed=bytes(values["pii"]),
+    )
+
+
+class MembersRepository:
+    def __init__(self, dynamodb: Any, *, tenants_table: str, users_table: str) -> None:
+        self._db = dynamodb
+        self._tenants = tenants_table
+        self._users = users_table
+
+    def list_members(self, tenant_id: int) -> list[MemberItem]:
+        members: list[MemberItem] = []
+        arguments: dict[str, Any] = {
+            "TableName": self._tenants,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :member)",
+            "ExpressionAttributeValues": {":pk": {"S": str(tenant_id)}, ":member": {"S": "MEMBER#"}},
+        }
+        while True:
+            response = self._db.query(**arguments)
+            members += [_member(from_item(item)) for item in response["Items"]]
+            if "LastEvaluatedKey" not in response:
+                return members
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def get_many(self, tenant_id: int, user_ids: set[int]) -> dict[int, MemberItem]:
+        """The given users' member items in one BatchGetItem (absent users are left out)."""
+        keys = [key(str(tenant_id), f"MEMBER#{user_id}") for user_id in sorted(user_ids)]
+        found: dict[int, MemberItem] = {}
+        request: dict[str, Any] = {self._tenants: {"Keys": keys, "ConsistentRead": True}}
+        while request:
+            response = self._db.batch_get_item(RequestItems=request)
+            for item in response["Responses"].get(self._tenants, []):
+                member = _member(from_item(item))
+                found[member.user_id] = member
+            request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def change_role(self, member: MemberItem, new_role: Role, *, audit_record: dict[str, Any]) -> None:
+        tenant, user = str(member.tenant_id), str(member.user_id)
+        items: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self._tenants,
+                    "Key": key(tenant, f"MEMBER#{user}"),
+                    "UpdateExpression": "SET #role = :new, version = version + :one",
+                    "ConditionExpression": "version = :version",
+                    "ExpressionAttributeNames": {"#role": "role"},
+                    "ExpressionAttributeValues": {
+                        ":new": {"S": new_role.value},
+                        ":one": {"N": "1"},
+                        ":version": {"N": str(member.version)},
+                    },
+                }
+            },
+            {
+                "Update": {
+                    "TableName": self._users,
+                    "Key": key(user, f"MEMBERSHIP#{tenant}"),
+                    "UpdateExpression": "SET #role = :new",
+                    "ExpressionAttributeNames": {"#role": "role"},
+                    "ExpressionAttributeValues": {":new": {"S": new_role.value}},
+                }
+            },
+        ]
+        if member.role is Role.OWNER and new_role is not Role.OWNER:
+            items.append(self._owners_minus_one(tenant))
+        elif new_role is Role.OWNER and member.role is not Role.OWNER:
+            items.append(self._owners_plus_one(tenant))
+        items.append(audit_record)
+        self._transact(items, member)
+
+    def remove(self, member: MemberItem, *, audit_record: dict[str, Any]) -> None:
+        tenant, user = str(member.tenant_id), str(member.user_id)
+        items: list[dict[str, Any]] = [
+            {
+                "Delete": {
+                    "TableName": self._tenants,
+                    "Key": key(tenant, f"MEMBER#{user}"),
+                    "ConditionExpression": "version = :version",
+                    "ExpressionAttributeValues": {":version": {"N": str(member.version)}},
+                }
+            },
+            {"Delete": {"TableName": self._users, "Key": key(user, f"MEMBERSHIP#{tenant}")}},
+        ]
+        if member.role is Role.OWNER:
+            items.append(self._owners_minus_one(tenant))
+        items.append(audit_record)
+        self._transact(items, member)
+
+    def _owners_minus_one(self, tenant: str) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._tenants,
+                "Key": key(tenant, "TENANT"),
+                "UpdateExpression": "ADD owners :minus_one",
+                "ConditionExpression": "owners > :one",
+                "ExpressionAttributeValues": {":minus_one": {"N": "-1"}, ":one": {"N": "1"}},
+            }
+        }
+
+    def _owners_plus_one(self, tenant: str) -> dict[str, Any]:
+        return {
+            "Update": {
+                "TableName": self._tenants,
+                "Key": key(tenant, "TENANT"),
+                "UpdateExpression": "ADD owners :one",
+                "ExpressionAttributeValues": {":one": {"N": "1"}},
+            }
+        }
+
+    def _transact(self, items: list[dict[str, Any]], member: MemberItem) -> None:
+        try:
+            self._db.transact_write_items(TransactItems=items)
+        except ClientError as error:
+            reasons = cancellation_reasons(error)
+            if not reasons or "ConditionalCheckFailed" not in reasons:
+                raise
+            failed = items[reasons.index("ConditionalCheckFailed")]
+            operation = next(iter(failed.values()))
+            if operation["Key"]["sk"]["S"] == "TENANT":
+                raise LastOwner(
+                    f"user {member.user_id} is the last owner of tenant {member.tenant_id}; "
+                    "make another member an owner first"
+                ) from error
+            if "Put" in failed:
+                raise Conflict("the audit record for this change already exists") from error
+            raise Conflict(f"the membership of user {member.user_id} changed meanwhile; read it again") from error
+
+
+def not_a_member(tenant_id: int, user_id: int) -> NotFound:
+    return NotFound(f"user {user_id} is not a member of tenant {tenant_id}")

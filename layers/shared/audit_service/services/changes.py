@@ -1,0 +1,52 @@
+"""Audit records for the service's own changes, written in the same transaction as the change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from audit_service.dal.log_records import LogRecordStore
+from audit_service.domain.audit import AuditEventIn, Ref
+from audit_service.domain.errors import NotFound
+from audit_service.domain.models import RequestMetadata, new_record_id, utc_now
+from audit_service.services.audit_log import AuditLog
+from audit_service.services.tenants import TenantDirectory
+
+
+class ChangeRecorder:
+    """Builds the conditional put of an audit record, for a caller's TransactWriteItems.
+
+    The record goes through the same write path as ingested events
+    (``AuditLog.build``): same key, encryption, retention.
+    """
+
+    def __init__(self, audit_log: AuditLog, records: LogRecordStore, tenants: TenantDirectory) -> None:
+        self._audit_log = audit_log
+        self._records = records
+        self._tenants = tenants
+
+    def put(
+        self,
+        *,
+        tenant_id: int,
+        event_type: str,
+        author: Ref,
+        request: RequestMetadata | None,
+        previous: dict[str, Any] | None,
+        current: dict[str, Any] | None,
+    ) -> tuple[AuditEventIn, dict[str, Any]]:
+        plan = self._tenants.plan_of(tenant_id)
+        if plan is None:
+            raise NotFound(f"tenant {tenant_id} does not exist")
+        event = AuditEventIn(
+            event_id=new_record_id(),
+            type=event_type,
+            tenant_id=tenant_id,
+            author=author,
+            previous=previous,
+            current=current,
+            request_id=request.request_id if request else None,
+            source_ip=request.source_ip if request else None,
+            user_agent=request.user_agent if request else None,
+            occurred_at=utc_now(),
+        )
+        return event, self._records.put_request(self._audit_log.build(event, plan))

@@ -1,0 +1,97 @@
+"""A tenant's members: who they are, and changing or removing their role."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from audit_service.dal.members import MemberItem, MembersRepository, not_a_member
+from audit_service.domain.audit import Ref
+from audit_service.domain.errors import InvalidInput
+from audit_service.domain.models import RequestMetadata, iso_utc
+from audit_service.domain.permissions import Role
+from audit_service.services.changes import ChangeRecorder
+
+if TYPE_CHECKING:
+    from audit_service.crypto.envelope import Envelope
+
+
+def member_context(tenant_id: int) -> dict[str, str]:
+    return {"tenant_id": str(tenant_id)}
+
+
+def member_binding(tenant_id: int, user_id: int) -> str:
+    return f"{tenant_id}|MEMBER#{user_id}"
+
+
+class Members:
+    def __init__(self, repository: MembersRepository, envelope: Envelope, changes: ChangeRecorder) -> None:
+        self._repo = repository
+        self._envelope = envelope
+        self._changes = changes
+
+    def seal(self, tenant_id: int, user_id: int, *, name: str, email: str) -> bytes:
+        """A member's name and email, sealed for the tenant (so a listing needs one data key)."""
+        return self._envelope.seal(
+            {"name": name, "email": email}, context=member_context(tenant_id), bind=member_binding(tenant_id, user_id)
+        )
+
+    def list_members(self, tenant_id: int) -> list[dict[str, Any]]:
+        return [self._view(member) for member in sorted(self._repo.list_members(tenant_id), key=lambda m: m.user_id)]
+
+    def change_role(
+        self, tenant_id: int, user_id: int, role: Role, *, actor_id: int, request: RequestMetadata
+    ) -> dict[str, Any]:
+        member, actor = self._member_and_actor(tenant_id, user_id, actor_id)
+        if member.role is role:
+            raise InvalidInput(f"user {user_id} already has the role {role.value}")
+        _event, audit = self._changes.put(
+            tenant_id=tenant_id,
+            event_type="member_role_changed",
+            author=actor,
+            request=request,
+            previous={"user_id": user_id, "role": member.role.value},
+            current={"user_id": user_id, "role": role.value},
+        )
+        self._repo.change_role(member, role, audit_record=audit)
+        return {**self._view(member), "role": role.value}
+
+    def remove(self, tenant_id: int, user_id: int, *, actor_id: int, request: RequestMetadata) -> None:
+        member, actor = self._member_and_actor(tenant_id, user_id, actor_id)
+        _event, audit = self._changes.put(
+            tenant_id=tenant_id,
+            event_type="member_removed",
+            author=actor,
+            request=request,
+            previous={"user_id": user_id, "role": member.role.value},
+            current=None,
+        )
+        self._repo.remove(member, audit_record=audit)
+
+    def role_of(self, tenant_id: int, user_id: int) -> Role:
+        member = self._repo.get_many(tenant_id, {user_id}).get(user_id)
+        if member is None:
+            raise not_a_member(tenant_id, user_id)
+        return member.role
+
+    def _member_and_actor(self, tenant_id: int, user_id: int, actor_id: int) -> tuple[MemberItem, Ref]:
+        found = self._repo.get_many(tenant_id, {user_id, actor_id})
+        if user_id not in found:
+            raise not_a_member(tenant_id, user_id)
+        actor = found.get(actor_id)
+        name = self._open(actor)["name"] if actor is not None else f"user {actor_id}"
+        return found[user_id], Ref(id=actor_id, name=name)
+
+    def _open(self, member: MemberItem) -> dict[str, Any]:
+        return self._envelope.open(
+            member.sealed,
+            context=member_context(member.tenant_id),
+            bind=member_binding(member.tenant_id, member.user_id),
+        )
+
+    def _view(self, member: MemberItem) -> dict[str, Any]:
+        fields = self._open(member)
+        return {
+            "user": {"id": member.user_id, "name": fields["name"], "email": fields["email"]},
+            "role": member.role.value,
+            "joined_at": iso_utc(member.created_at),
+        }

@@ -1,0 +1,211 @@
+"""Members: listing (access-logged), role changes and removals written atomically with their audit records."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from audit_service import container
+from audit_service.domain.errors import Conflict
+from audit_service.domain.models import RequestMetadata
+from audit_service.domain.permissions import Role
+from localcloud.provision import Stack
+from tests.conftest import Api, scan_all, user
+
+
+def call(api: Api, method: str, path: str, key: str, body: Any = None) -> tuple[int, Any]:
+    result = api.request(
+        method,
+        path,
+        key=key,
+        body=json.dumps(body).encode() if body is not None else b"",
+        headers={"Content-Type": "application/json"},
+    )
+    return result.status, json.loads(result.body) if result.body else None
+
+
+def audit_records(stack: Stack) -> list[dict[str, Any]]:
+    return [item for item in scan_all(stack) if item["pk"]["S"].endswith("#audit")]
+
+
+def fresh_roles(api: Api) -> None:
+    """Role changes reach the authorizer's cache within its TTL; tests start a new container instead."""
+    container.authenticator.cache_clear()
+    api.gateway.runtime.containers["AuthorizerFunction"].recycle()
+
+
+def test_listing_members_shows_names_and_roles_and_is_access_logged(api: Api, demo: dict[str, Any]) -> None:
+    tenant_id = demo["tenants"][0]["id"]
+    auditor = user(demo, "auditor")
+
+    status, body = call(api, "GET", f"/tenants/{tenant_id}/members", auditor["api_key"])
+
+    assert status == 200, body
+    assert body["total"] == 3
+    assert {(m["user"]["name"], m["user"]["email"], m["role"]) for m in body["data"]} == {
+        (u["name"], u["email"], u["role"]) for u in demo["users"]
+    }
+    _, access = call(api, "GET", f"/audit/tenants/{tenant_id}/access?actor_id={auditor['id']}", auditor["api_key"])
+    assert [r["action"] for r in access["data"]] == ["members.read"]
+
+
+def test_a_member_without_members_read_is_refused(api: Api, demo: dict[str, Any]) -> None:
+    status, _ = call(api, "GET", f"/tenants/{demo['tenants'][0]['id']}/members", user(demo, "member")["api_key"])
+    assert status == 403
+
+
+def test_role_change_is_audited_with_the_previous_role(api: Api, stack: Stack, demo: dict[str, Any]) -> None:
+    tenant_id = demo["tenants"][0]["id"]
+    owner, member = user(demo, "owner"), user(demo, "member")
+
+    status, body = call(
+        api, "PATCH", f"/tenants/{tenant_id}/members/{member['id']}", owner["api_key"], {"role": "auditor"}
+    )
+
+    assert status == 200, body
+    assert body["role"] == "auditor" and body["user"]["id"] == member["id"]
+    _, log = call(api, "GET", f"/audit/tenants/{tenant_id}?type=member_role_changed", owner["api_key"])
+    (record,) = log["data"]
+    assert record["author"] == {"id": owner["id"], "name": owner["name"]}
+    assert record["previous"] == {"user_id": member["id"], "role": "member"}
+    assert record["current"] == {"user_id": member["id"], "role": "auditor"}
+    fresh_roles(api)
+    assert call(api, "GET", f"/audit/tenants/{tenant_id}", member["api_key"])[0] == 200  # now has audit:read
+
+
+def test_only_owners_make_owners(api: Api, demo: dict[str, Any]) -> None:
+    tenant_id = demo["tenants"][0]["id"]
+    owner, auditor, member = user(demo, "owner"), user(demo, "auditor"), user(demo, "member")
+    assert (
+        call(api, "PATCH", f"/tenants/{tenant_id}/members/{auditor['id']}", owner["api_key"], {"role": "admin"})[0]
+        == 200
+    )
+    fresh_roles(api)
+
+    status, body = call(
+        api, "PATCH", f"/tenants/{tenant_id}/members/{member['id']}", auditor["api_key"], {"role": "owner"}
+    )
+
+    assert status == 403 and body["error"]["permission"] == "tenant:manage"
+
+
+def test_the_last_owner_can_be_neither_demoted_nor_removed(api: Api, stack: Stack, demo: dict[str, Any]) -> None:
+    tenant_id = demo["tenants"][0]["id"]
+    owner = user(demo, "owner")
+    before = audit_records(stack)
+
+    demoted = call(api, "PATCH", f"/tenants/{tenant_id}/members/{owner['id']}", owner["api_key"], {"role": "admin"})
+    removed = call(api, "DELETE", f"/tenants/{tenant_id}/members/{owner['id']}", owner["api_key"])
+
+    for status, body in (demoted, removed):
+        assert status == 409 and body["error"]["code"] == "last_owner"
+    assert audit_records(stack) == before
+    assert container.members().role_of(tenant_id, owner["id"]) is Role.OWNER
+
+
+def test_two_owners_cannot_both_step_down(stack: Stack, demo: dict[str, Any]) -> None:
+    tenant_id = demo["tenants"][0]["id"]
+    owner, auditor = user(demo, "owner"), user(demo, "auditor")
+    request = RequestMetadata(request_id="r")
+    members = container.members()
+    members.change_role(tenant_id, auditor["id"], Role.OWNER, actor_id=owner["id"], request=request)
+
+    members.change_role(tenant_id, owner["id"], Role.ADMIN, actor_id=owner["id"], request=request)
+    with pytest.raises(Conflict, match="last owner"):
+        members.change_role(tenant_id, auditor["id"], Role.ADMIN, actor_id=auditor["id"], request=request)
+
+
+def test_concurrent_updates_from_the_same_state_cannot_both_succeed(stack: Stack, demo: dict[str, Any]) -> None:
+    tenant_id = demo["tenants"][0]["id"]
+    owner, member = user(demo, "owner"), user(demo, "member")
+    repository = container.members_repository()
+    changes = container.change_recorder()
+    from audit_service.domain.audit import Ref
+
+    seen_by_both = repository.get_many(tenant_id, {member["id"]})[member["id"]]
+    records_before = len(audit_records(stack))
+    _, first = changes.put(
+        tenant_id=tenant_id,
+        event_type="member_role_changed",
+        author=Ref(id=owner["id"], name="o"),
+        request=None,
+        previous={"role": "member"},
+        current={"role": "auditor"},
+    )
+    _, second = changes.put(
+        tenant_id=tenant_id,
+        event_type="member_role_changed",
+        author=Ref(id=owner["id"], name="o"),
+        request=None,
+        previous={"role": "member"},
+        current={"role": "admin"},
+    )
+
+    repository.change_role(seen_by_both, Role.AUDITOR, audit_record=first)
+    with pytest.raises(Conflict, match="changed meanwhile"):
+        repository.change_role(seen_by_both, Role.ADMIN, audit_record=second)
+
+    assert container.members().role_of(tenant_id, member["id"]) is Role.AUDITOR
+    assert len(audit_records(stack)) == records_before + 1  # no record for the change that did not happen
+
+
+def test_removing_a_member_is_audited_and_removes_both_sides(api: Api, stack: Stack, demo: dict[str, Any]) -> None:
+    tenant_id = demo["tenants"][0]["id"]
+    owner, member = user(demo, "owner"), user(demo, "member")
+
+    status, body = call(api, "DELETE", f"/tenants/{tenant_id}/members/{member['id']}", owner["api_key"])
+
+    assert status == 204 and body is None
+    keys = {(i["pk"]["S"], i.get("sk", {}).get("S")) for i in scan_all(stack)}
+    assert (str(tenant_id), f"MEMBER#{member['id']}") not in keys
+    assert (str(member["id"]), f"MEMBERSHIP#{tenant_id}") not in keys
+    _, log = call(api, "GET", f"/audit/tenants/{tenant_id}?type=member_removed", owner["api_key"])
+    (record,) = log["data"]
+    assert record["previous"] == {"user_id": member["id"], "role": "member"} and record["current"] is None
+    fresh_roles(api)
+    assert call(api, "GET", f"/tenants/{tenant_id}/members", member["api_key"])[0] == 403
+
+
+@pytest.mark.parametrize(
+    ("method", "target", "body", "status"),
+    [
+        ("PATCH", "member", {"role": "emperor"}, 400),
+        ("PATCH", "member", {"role": "admin", "extra": 1}, 400),
+        ("PATCH", "member", {}, 400),
+        ("PATCH", "member", "not an object", 400),
+        ("PATCH", 999, {"role": "admin"}, 404),
+        ("DELETE", 999, None, 404),
+        ("PATCH", "member", {"role": "member"}, 400),
+    ],
+)
+def test_bad_changes_leave_nothing_behind(
+    api: Api, stack: Stack, demo: dict[str, Any], method: str, target: Any, body: Any, status: int
+) -> None:
+    tenant_id = demo["tenants"][0]["id"]
+    user_id = user(demo, "member")["id"] if target == "member" else target
+    before = scan_all(stack)
+
+    got, payload = call(api, method, f"/tenants/{tenant_id}/members/{user_id}", user(demo, "owner")["api_key"], body)
+
+    assert got == status, payload
+    assert payload["error"]["message"]
+    assert [i for i in scan_all(stack) if not i["pk"]["S"].endswith("#access")] == [
+        i for i in before if not i["pk"]["S"].endswith("#access")
+    ]
+
+
+def test_another_tenants_members_are_out_of_reach(api: Api, demo: dict[str, Any]) -> None:
+    from audit_service.domain.models import Plan
+
+    other = container.accounts().create_tenant("Other", Plan.PRO)
+    owner = user(demo, "owner")
+    for method, path in (
+        ("GET", f"/tenants/{other.id}/members"),
+        ("PATCH", f"/tenants/{other.id}/members/1"),
+        ("DELETE", f"/tenants/{other.id}/members/1"),
+        ("GET", "/tenants/31337/members"),
+    ):
+        status, body = call(api, method, path, owner["api_key"], {"role": "admin"} if method == "PATCH" else None)
+        assert status == 403 and body["error"]["code"] == "forbidden", path
