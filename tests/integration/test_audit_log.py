@@ -298,7 +298,6 @@ def test_retention_follows_the_plan_and_a_plan_change_is_audited(
     tenant_id = demo["tenants"][0]["id"]
     owner = user(demo, "owner")
     change = container.accounts().change_plan(tenant_id, Plan.BASIC, actor_id=owner["id"])
-    container.tenant_directory.cache_clear()
 
     eight_days_ago = product_page_event(tenant_id, occurred_at=(datetime.now(UTC) - timedelta(days=8)).isoformat())
     publish(stack, eight_days_ago)

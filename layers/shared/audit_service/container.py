@@ -134,7 +134,9 @@ def members() -> Members:
 def accounts() -> Accounts:
     from audit_service.services.accounts import Accounts
 
-    return Accounts(accounts_repository(), envelope(), blind_index(), audit_log(), log_record_store())
+    return Accounts(
+        accounts_repository(), envelope(), blind_index(), changes=change_recorder(), members=members_repository()
+    )
 
 
 def reset() -> None:

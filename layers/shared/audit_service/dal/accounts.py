@@ -27,7 +27,6 @@ from audit_service.domain.errors import Conflict, NotFound
 from audit_service.domain.models import (
     ApiKey,
     ApiKeyStatus,
-    Membership,
     Plan,
     Tenant,
     TenantResource,
@@ -178,78 +177,6 @@ class AccountsRepository:
         return int(response["Item"]["user_id"]["S"]) if "Item" in response else None
 
     # memberships ---------------------------------------------------------
-    def add_membership(self, membership: Membership, *, sealed_member: bytes) -> None:
-        """The member item (with the member's name and email sealed for the tenant) and its mirror, together.
-
-        Adding an owner also counts it on the tenant item, which is what keeps a
-        tenant from losing its last owner (see MembersRepository).
-        """
-        tenant, user = str(membership.tenant_id), str(membership.user_id)
-        created = iso_utc(membership.created_at)
-        member = to_item(
-            {
-                "pk": tenant,
-                "sk": f"MEMBER#{user}",
-                "user_id": user,
-                "role": membership.role.value,
-                "created_at": created,
-                "version": 1,
-                "pii": sealed_member,
-            }
-        )
-        mirror = to_item(
-            {
-                "pk": user,
-                "sk": f"MEMBERSHIP#{tenant}",
-                "tenant_id": tenant,
-                "role": membership.role.value,
-                "created_at": created,
-            }
-        )
-        tenant_entry: dict[str, Any] = (
-            {
-                "Update": {
-                    "TableName": self._tenants,
-                    "Key": key(tenant, "TENANT"),
-                    "ConditionExpression": _EXISTS,
-                    "UpdateExpression": "ADD owners :one",
-                    "ExpressionAttributeValues": {":one": {"N": "1"}},
-                }
-            }
-            if membership.role is Role.OWNER
-            else {
-                "ConditionCheck": {
-                    "TableName": self._tenants,
-                    "Key": key(tenant, "TENANT"),
-                    "ConditionExpression": _EXISTS,
-                }
-            }
-        )
-        try:
-            self._db.transact_write_items(
-                TransactItems=[
-                    tenant_entry,
-                    {
-                        "ConditionCheck": {
-                            "TableName": self._users,
-                            "Key": key(user, "PROFILE"),
-                            "ConditionExpression": _EXISTS,
-                        }
-                    },
-                    {"Put": {"TableName": self._tenants, "Item": member, "ConditionExpression": _NOT_EXISTS}},
-                    {"Put": {"TableName": self._users, "Item": mirror}},
-                ]
-            )
-        except ClientError as error:
-            reasons = cancellation_reasons(error)
-            if reasons[:1] == ["ConditionalCheckFailed"]:
-                raise NotFound(f"tenant {tenant} does not exist") from error
-            if reasons[1:2] == ["ConditionalCheckFailed"]:
-                raise NotFound(f"user {user} does not exist") from error
-            if reasons[2:3] == ["ConditionalCheckFailed"]:
-                raise Conflict(f"user {user} is already a member of tenant {tenant}") from error
-            raise
-
     def roles_of(self, user_id: int) -> dict[int, Role]:
         """The user's role in each tenant (one query on the user's partition)."""
         roles: dict[int, Role] = {}

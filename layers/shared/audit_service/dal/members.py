@@ -16,9 +16,13 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from audit_service.dal.dynamo import cancellation_reasons, from_item, key
+from audit_service.dal.dynamo import cancellation_reasons, from_item, key, to_item
 from audit_service.domain.errors import Conflict, NotFound
+from audit_service.domain.models import Membership, iso_utc
 from audit_service.domain.permissions import Role
+
+_EXISTS = "attribute_exists(pk)"
+_NOT_EXISTS = "attribute_not_exists(pk)"
 
 
 class LastOwner(Conflict):
@@ -65,6 +69,81 @@ class MembersRepository:
             if "LastEvaluatedKey" not in response:
                 return members
             arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def add(self, membership: Membership, *, sealed_member: bytes, extra: list[dict[str, Any]] | None = None) -> None:
+        """The member item (with the member's name and email sealed for the tenant) and its mirror, together.
+
+        Adding an owner also counts it on the tenant item, which is what keeps a
+        tenant from losing its last owner (see MembersRepository).
+        """
+        tenant, user = str(membership.tenant_id), str(membership.user_id)
+        created = iso_utc(membership.created_at)
+        member = to_item(
+            {
+                "pk": tenant,
+                "sk": f"MEMBER#{user}",
+                "user_id": user,
+                "role": membership.role.value,
+                "created_at": created,
+                "version": 1,
+                "pii": sealed_member,
+            }
+        )
+        mirror = to_item(
+            {
+                "pk": user,
+                "sk": f"MEMBERSHIP#{tenant}",
+                "tenant_id": tenant,
+                "role": membership.role.value,
+                "created_at": created,
+            }
+        )
+        tenant_entry: dict[str, Any] = (
+            {
+                "Update": {
+                    "TableName": self._tenants,
+                    "Key": key(tenant, "TENANT"),
+                    "ConditionExpression": _EXISTS,
+                    "UpdateExpression": "ADD owners :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                }
+            }
+            if membership.role is Role.OWNER
+            else {
+                "ConditionCheck": {
+                    "TableName": self._tenants,
+                    "Key": key(tenant, "TENANT"),
+                    "ConditionExpression": _EXISTS,
+                }
+            }
+        )
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    tenant_entry,
+                    {
+                        "ConditionCheck": {
+                            "TableName": self._users,
+                            "Key": key(user, "PROFILE"),
+                            "ConditionExpression": _EXISTS,
+                        }
+                    },
+                    {"Put": {"TableName": self._tenants, "Item": member, "ConditionExpression": _NOT_EXISTS}},
+                    {"Put": {"TableName": self._users, "Item": mirror}},
+                    *(extra or []),
+                ]
+            )
+        except ClientError as error:
+            reasons = cancellation_reasons(error)
+            if reasons[:1] == ["ConditionalCheckFailed"]:
+                raise NotFound(f"tenant {tenant} does not exist") from error
+            if reasons[1:2] == ["ConditionalCheckFailed"]:
+                raise NotFound(f"user {user} does not exist") from error
+            if reasons[2:3] == ["ConditionalCheckFailed"]:
+                raise Conflict(f"user {user} is already a member of tenant {tenant}") from error
+            if "ConditionalCheckFailed" in reasons[4:]:
+                raise Conflict("the change this membership belongs to is no longer possible") from error
+            raise
 
     def get_many(self, tenant_id: int, user_ids: set[int]) -> dict[int, MemberItem]:
         """The given users' member items in one BatchGetItem (absent users are left out)."""

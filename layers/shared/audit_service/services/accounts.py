@@ -8,7 +8,7 @@ from datetime import datetime
 from audit_service.crypto.envelope import Envelope
 from audit_service.crypto.hashing import BlindIndex, api_key_hash
 from audit_service.dal.accounts import AccountsRepository
-from audit_service.dal.log_records import LogRecordStore
+from audit_service.dal.members import MembersRepository
 from audit_service.domain.audit import AuditEventIn, Ref
 from audit_service.domain.errors import NotFound
 from audit_service.domain.models import (
@@ -19,13 +19,12 @@ from audit_service.domain.models import (
     Plan,
     Tenant,
     TenantResource,
-    new_record_id,
     utc_now,
 )
 from audit_service.domain.permissions import Role
 from audit_service.domain.users import User, UserProfile
-from audit_service.services.audit_log import AuditLog
 from audit_service.services.auth import generate_api_key_secret
+from audit_service.services.changes import ChangeRecorder
 from audit_service.services.members import member_binding, member_context
 
 TENANT_RESOURCE_KINDS = ("division", "environment", "deployment")
@@ -45,14 +44,15 @@ class Accounts:
         repository: AccountsRepository,
         envelope: Envelope,
         blind_index: BlindIndex,
-        audit_log: AuditLog,
-        records: LogRecordStore,
+        *,
+        changes: ChangeRecorder,
+        members: MembersRepository,
     ) -> None:
         self._repo = repository
         self._envelope = envelope
         self._blind_index = blind_index
-        self._audit_log = audit_log
-        self._records = records
+        self._changes = changes
+        self._members = members
 
     def change_plan(self, tenant_id: int, plan: Plan, *, actor_id: int) -> AuditEventIn:
         """Change a tenant's plan; the change and its audit record are written together."""
@@ -60,17 +60,16 @@ class Accounts:
         if tenant is None:
             raise NotFound(f"tenant {tenant_id} does not exist")
         actor = self.get_user(actor_id)
-        event = AuditEventIn(
-            event_id=new_record_id(),
-            type="tenant_plan_changed",
+        event, audit = self._changes.put(
             tenant_id=tenant_id,
+            event_type="tenant_plan_changed",
             author=Ref(id=actor.id, name=actor.profile.name),
+            request=None,
             previous={"plan": tenant.plan.value},
             current={"plan": plan.value},
-            occurred_at=utc_now(),
         )
-        record = self._audit_log.build(event, plan)
-        self._repo.change_plan(tenant_id, old=tenant.plan, new=plan, audit_record=self._records.put_request(record))
+        self._repo.change_plan(tenant_id, old=tenant.plan, new=plan, audit_record=audit)
+        self._changes.plan_changed(tenant_id)
         return event
 
     def create_tenant(self, name: str, plan: Plan) -> Tenant:
@@ -115,7 +114,7 @@ class Accounts:
             context=member_context(tenant_id),
             bind=member_binding(tenant_id, user_id),
         )
-        self._repo.add_membership(membership, sealed_member=sealed)
+        self._members.add(membership, sealed_member=sealed)
         return membership
 
     def issue_api_key(self, user_id: int, name: str) -> IssuedApiKey:

@@ -24,6 +24,10 @@ class ChangeRecorder:
         self._records = records
         self._tenants = tenants
 
+    def plan_changed(self, tenant_id: int) -> None:
+        """Records written from now on in this container follow the tenant's new plan."""
+        self._tenants.forget(tenant_id)
+
     def put(
         self,
         *,
