@@ -31,6 +31,11 @@ FUNCTIONS = {
     "list_tenant_members": "ListTenantMembersFunction",
     "change_member_role": "ChangeMemberRoleFunction",
     "remove_member": "RemoveMemberFunction",
+    "create_invitation": "CreateInvitationFunction",
+    "list_invitations": "ListInvitationsFunction",
+    "get_invitation": "GetInvitationFunction",
+    "revoke_invitation": "RevokeInvitationFunction",
+    "accept_invitation": "AcceptInvitationFunction",
 }
 
 # file -> expected outcome: ("allow", None) | ("unauthorized", reason) | (status code, None)
@@ -52,6 +57,12 @@ EXPECTED: dict[str, tuple[Any, str | None]] = {
     "change_member_role/unknown_role.json": (400, None),
     "remove_member/remove_member.json": (204, None),
     "remove_member/last_owner.json": (409, None),
+    "create_invitation/invite_auditor.json": (201, None),
+    "create_invitation/malformed_email.json": (400, None),
+    "list_invitations/get.json": (200, None),
+    "get_invitation/missing.json": (404, None),
+    "revoke_invitation/missing.json": (404, None),
+    "accept_invitation/not_addressed_to_caller.json": (404, None),
     # PutEvents entries for `aws events put-events --entries file://...` (bus name of `make run`)
     "bus/put_events_local.json": ("bus", None),
 }

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from audit_service.services.audit_log import AuditLog
     from audit_service.services.auth import Authenticator
     from audit_service.services.changes import ChangeRecorder
+    from audit_service.services.invitations import Invitations
     from audit_service.services.members import Members
     from audit_service.services.security import SecurityEvents
     from audit_service.services.tenants import TenantDirectory
@@ -131,6 +132,22 @@ def members() -> Members:
 
 
 @cache
+def invitations() -> Invitations:
+    from audit_service.dal.invitations import InvitationsRepository
+    from audit_service.services.invitations import Invitations
+
+    return Invitations(
+        InvitationsRepository(client("dynamodb"), tenants_table=get_settings().tenants_table),
+        envelope(),
+        blind_index(),
+        changes=change_recorder(),
+        members=members(),
+        members_repository=members_repository(),
+        accounts=accounts_repository(),
+    )
+
+
+@cache
 def accounts() -> Accounts:
     from audit_service.services.accounts import Accounts
 
@@ -154,6 +171,7 @@ def reset() -> None:
         members_repository,
         change_recorder,
         members,
+        invitations,
         accounts,
     ):
         factory.cache_clear()

@@ -67,6 +67,11 @@ class Members:
         )
         self._repo.remove(member, audit_record=audit)
 
+    def author(self, tenant_id: int, actor_id: int) -> Ref:
+        """The actor as an audit record names them, from their member item in the tenant."""
+        actor = self._repo.get_many(tenant_id, {actor_id}).get(actor_id)
+        return Ref(id=actor_id, name=self._open(actor)["name"] if actor is not None else f"user {actor_id}")
+
     def role_of(self, tenant_id: int, user_id: int) -> Role:
         member = self._repo.get_many(tenant_id, {user_id}).get(user_id)
         if member is None:

@@ -1,0 +1,36 @@
+"""GET /tenants/{tenant_id}/invitations: the tenant's invitations, newest first (an access-logged read)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Path
+
+from audit_service import container
+from audit_service.api.http import authorize, create_app, only_query_parameters, request_metadata
+from audit_service.config import get_settings
+from audit_service.domain.permissions import Permission
+from audit_service.observability import instrumented
+
+get_settings()
+invitations = container.invitations()
+access_log = container.access_log()
+app = create_app()
+
+
+@app.get("/tenants/<tenant_id>/invitations")
+def list_invitations(tenant_id: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
+    only_query_parameters(app, set())
+    principal = authorize(app, Permission.INVITATIONS_READ, tenant_id=tenant_id)
+    data = invitations.list_invitations(tenant_id)
+    access_log.record(
+        actor_id=principal.user_id, action="invitations.read", tenant_id=tenant_id, request=request_metadata(app)
+    )
+    return {"data": data, "total": len(data)}
+
+
+def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)
+
+
+handler = instrumented(_handle)

@@ -1,0 +1,151 @@
+"""Invitations, kept in the tenant's partition (``sk=INVITATION#<id>``).
+
+The invitee's email is sealed for the tenant; its blind-index hash is a plain
+attribute (``invitee_key``) behind the sparse ``by_invitee`` index, which finds
+the invitations addressed to an email without decrypting anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from audit_service.dal.dynamo import cancellation_reasons, from_item, key, to_item
+from audit_service.domain.errors import Conflict, NotFound
+from audit_service.domain.models import iso_utc
+from audit_service.domain.permissions import Role
+
+PENDING, ACCEPTED, REVOKED = "pending", "accepted", "revoked"
+
+
+@dataclass(frozen=True)
+class InvitationItem:
+    tenant_id: int
+    invitation_id: str
+    role: Role
+    status: str
+    invitee_key: str
+    expires_at: datetime
+    created_at: datetime
+    invited_by: int
+    version: int
+    sealed: bytes
+
+    @property
+    def sk(self) -> str:
+        return f"INVITATION#{self.invitation_id}"
+
+
+def _invitation(values: dict[str, Any]) -> InvitationItem:
+    return InvitationItem(
+        tenant_id=int(values["pk"]),
+        invitation_id=values["sk"].removeprefix("INVITATION#"),
+        role=Role(values["role"]),
+        status=values["status"],
+        invitee_key=values["invitee_key"],
+        expires_at=datetime.fromisoformat(values["expires_at"]),
+        created_at=datetime.fromisoformat(values["created_at"]),
+        invited_by=int(values["invited_by"]),
+        version=int(values["version"]),
+        sealed=bytes(values["pii"]),
+    )
+
+
+class InvitationsRepository:
+    def __init__(self, dynamodb: Any, *, tenants_table: str) -> None:
+        self._db = dynamodb
+        self._tenants = tenants_table
+
+    def create(self, invitation: InvitationItem, *, audit_record: dict[str, Any]) -> None:
+        item = to_item(
+            {
+                "pk": str(invitation.tenant_id),
+                "sk": invitation.sk,
+                "role": invitation.role.value,
+                "status": invitation.status,
+                "invitee_key": invitation.invitee_key,
+                "expires_at": iso_utc(invitation.expires_at),
+                "expires_epoch": int(invitation.expires_at.timestamp()),
+                "created_at": iso_utc(invitation.created_at),
+                "invited_by": str(invitation.invited_by),
+                "version": invitation.version,
+                "pii": invitation.sealed,
+            }
+        )
+        self._db.transact_write_items(
+            TransactItems=[
+                {
+                    "ConditionCheck": {
+                        "TableName": self._tenants,
+                        "Key": key(str(invitation.tenant_id), "TENANT"),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+                {"Put": {"TableName": self._tenants, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}},
+                audit_record,
+            ]
+        )
+
+    def get(self, tenant_id: int, invitation_id: str) -> InvitationItem | None:
+        response = self._db.get_item(
+            TableName=self._tenants, Key=key(str(tenant_id), f"INVITATION#{invitation_id}"), ConsistentRead=True
+        )
+        return _invitation(from_item(response["Item"])) if "Item" in response else None
+
+    def list_invitations(self, tenant_id: int) -> list[InvitationItem]:
+        found: list[InvitationItem] = []
+        arguments: dict[str, Any] = {
+            "TableName": self._tenants,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": str(tenant_id)}, ":prefix": {"S": "INVITATION#"}},
+        }
+        while True:
+            response = self._db.query(**arguments)
+            found += [_invitation(from_item(item)) for item in response["Items"]]
+            if "LastEvaluatedKey" not in response:
+                return found
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def addressed_to(self, invitee_key: str) -> list[InvitationItem]:
+        """Every invitation addressed to an email hash, across tenants (eventually consistent index)."""
+        response = self._db.query(
+            TableName=self._tenants,
+            IndexName="by_invitee",
+            KeyConditionExpression="invitee_key = :k",
+            ExpressionAttributeValues={":k": {"S": invitee_key}},
+        )
+        return [_invitation(from_item(item)) for item in response["Items"]]
+
+    def settle(self, invitation: InvitationItem, status: str, *, now: datetime) -> dict[str, Any]:
+        """The transaction entry that moves a pending, unexpired invitation to ``status``."""
+        return {
+            "Update": {
+                "TableName": self._tenants,
+                "Key": key(str(invitation.tenant_id), invitation.sk),
+                "UpdateExpression": "SET #status = :status, version = version + :one",
+                "ConditionExpression": "version = :version AND #status = :pending AND expires_epoch > :now",
+                "ExpressionAttributeNames": {"#status": "status"},
+                "ExpressionAttributeValues": {
+                    ":status": {"S": status},
+                    ":one": {"N": "1"},
+                    ":version": {"N": str(invitation.version)},
+                    ":pending": {"S": PENDING},
+                    ":now": {"N": str(int(now.timestamp()))},
+                },
+            }
+        }
+
+    def revoke(self, invitation: InvitationItem, *, now: datetime, audit_record: dict[str, Any]) -> None:
+        try:
+            self._db.transact_write_items(TransactItems=[self.settle(invitation, REVOKED, now=now), audit_record])
+        except ClientError as error:
+            if "ConditionalCheckFailed" in cancellation_reasons(error)[:1]:
+                raise Conflict("the invitation changed meanwhile; read it again") from error
+            raise
+
+
+def no_such_invitation(invitation_id: str) -> NotFound:
+    return NotFound(f"no invitation {invitation_id} here")

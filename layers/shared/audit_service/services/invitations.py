@@ -1,0 +1,197 @@
+"""Invitations: a tenant invites an email to a role; the person with that email accepts."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import ClientError
+
+from audit_service.dal.accounts import AccountsRepository
+from audit_service.dal.dynamo import cancellation_reasons
+from audit_service.dal.invitations import (
+    ACCEPTED,
+    PENDING,
+    InvitationItem,
+    InvitationsRepository,
+    no_such_invitation,
+)
+from audit_service.dal.members import MembersRepository
+from audit_service.domain.audit import Ref
+from audit_service.domain.errors import Conflict, NotFound
+from audit_service.domain.models import Membership, RequestMetadata, iso_utc, utc_now
+from audit_service.domain.permissions import Role
+from audit_service.services.accounts import profile_binding, user_context
+from audit_service.services.changes import ChangeRecorder
+from audit_service.services.members import Members
+
+if TYPE_CHECKING:
+    from audit_service.crypto.envelope import Envelope
+    from audit_service.crypto.hashing import BlindIndex
+
+
+class InvitationExpired(Conflict):
+    code = "invitation_expired"
+
+
+class InvitationNotPending(Conflict):
+    code = "invitation_not_pending"
+
+
+def _binding(tenant_id: int, invitation_id: str) -> str:
+    return f"{tenant_id}|INVITATION#{invitation_id}"
+
+
+class Invitations:
+    def __init__(
+        self,
+        repository: InvitationsRepository,
+        envelope: Envelope,
+        blind_index: BlindIndex,
+        *,
+        changes: ChangeRecorder,
+        members: Members,
+        members_repository: MembersRepository,
+        accounts: AccountsRepository,
+    ) -> None:
+        self._repo = repository
+        self._envelope = envelope
+        self._blind_index = blind_index
+        self._changes = changes
+        self._members = members
+        self._members_repo = members_repository
+        self._accounts = accounts
+
+    def create(
+        self, tenant_id: int, *, email: str, role: Role, days: int, actor_id: int, request: RequestMetadata
+    ) -> dict[str, Any]:
+        now = utc_now()
+        invitation_id = secrets.token_hex(12)
+        invitation = InvitationItem(
+            tenant_id=tenant_id,
+            invitation_id=invitation_id,
+            role=role,
+            status=PENDING,
+            invitee_key=self._blind_index.email(email),
+            expires_at=now + timedelta(days=days),
+            created_at=now,
+            invited_by=actor_id,
+            version=1,
+            sealed=self._envelope.seal(
+                {"email": email}, context={"tenant_id": str(tenant_id)}, bind=_binding(tenant_id, invitation_id)
+            ),
+        )
+        view = self._view(invitation, email=email)
+        _event, audit = self._changes.put(
+            tenant_id=tenant_id,
+            event_type="invitation_created",
+            author=self._members.author(tenant_id, actor_id),
+            request=request,
+            previous=None,
+            current={
+                "invitation_id": invitation_id,
+                "email": email,
+                "role": role.value,
+                "expires_at": view["expires_at"],
+            },
+        )
+        self._repo.create(invitation, audit_record=audit)
+        return view
+
+    def list_invitations(self, tenant_id: int) -> list[dict[str, Any]]:
+        items = sorted(self._repo.list_invitations(tenant_id), key=lambda item: item.created_at, reverse=True)
+        return [self._view(item) for item in items]
+
+    def get(self, tenant_id: int, invitation_id: str) -> dict[str, Any]:
+        return self._view(self._existing(tenant_id, invitation_id))
+
+    def revoke(self, tenant_id: int, invitation_id: str, *, actor_id: int, request: RequestMetadata) -> None:
+        invitation = self._existing(tenant_id, invitation_id)
+        self._check_pending(invitation)
+        _event, audit = self._changes.put(
+            tenant_id=tenant_id,
+            event_type="invitation_revoked",
+            author=self._members.author(tenant_id, actor_id),
+            request=request,
+            previous={"invitation_id": invitation_id, "status": PENDING},
+            current={"invitation_id": invitation_id, "status": "revoked"},
+        )
+        self._repo.revoke(invitation, now=utc_now(), audit_record=audit)
+
+    def accept(self, tenant_id: int, invitation_id: str, *, user_id: int, request: RequestMetadata) -> dict[str, Any]:
+        """The invitee joins the tenant: membership, invitation status and audit records in one transaction."""
+        invitation = self._repo.get(tenant_id, invitation_id)
+        profile = self._accounts.get_user_item(user_id)
+        # Someone else's invitation gets the same answer as a missing one.
+        if invitation is None or profile is None or profile["email_hash"] != invitation.invitee_key:
+            raise NotFound(f"no invitation {invitation_id} addressed to you in tenant {tenant_id}")
+        self._check_pending(invitation)
+        user = self._profile(user_id, profile)
+        now = utc_now()
+        author = Ref(id=user_id, name=user["name"])
+        _accepted, accepted_record = self._changes.put(
+            tenant_id=tenant_id,
+            event_type="invitation_accepted",
+            author=author,
+            request=request,
+            previous={"invitation_id": invitation_id, "status": PENDING},
+            current={"invitation_id": invitation_id, "status": ACCEPTED},
+        )
+        _added, added_record = self._changes.put(
+            tenant_id=tenant_id,
+            event_type="member_added",
+            author=author,
+            request=request,
+            previous=None,
+            current={"user_id": user_id, "role": invitation.role.value, "invitation_id": invitation_id},
+        )
+        membership = Membership(tenant_id=tenant_id, user_id=user_id, role=invitation.role, created_at=now)
+        try:
+            self._members_repo.add(
+                membership,
+                sealed_member=self._members.seal(tenant_id, user_id, name=user["name"], email=user["email"]),
+                extra=[self._repo.settle(invitation, ACCEPTED, now=now), accepted_record, added_record],
+            )
+        except ClientError as error:  # a concurrent accept or revoke won the race
+            if "ConditionalCheckFailed" in cancellation_reasons(error):
+                raise InvitationNotPending("the invitation changed meanwhile; read it again") from error
+            raise
+        return {"tenant_id": tenant_id, "user_id": user_id, "role": invitation.role.value, "joined_at": iso_utc(now)}
+
+    def _existing(self, tenant_id: int, invitation_id: str) -> InvitationItem:
+        invitation = self._repo.get(tenant_id, invitation_id)
+        if invitation is None:
+            raise no_such_invitation(invitation_id)
+        return invitation
+
+    @staticmethod
+    def _check_pending(invitation: InvitationItem) -> None:
+        if invitation.status != PENDING:
+            raise InvitationNotPending(f"the invitation is {invitation.status}, not pending")
+        if invitation.expires_at <= utc_now():
+            raise InvitationExpired(f"the invitation expired at {iso_utc(invitation.expires_at)}")
+
+    def _profile(self, user_id: int, item: dict[str, Any]) -> dict[str, Any]:
+        return self._envelope.open(bytes(item["pii"]), context=user_context(user_id), bind=profile_binding(user_id))
+
+    def _view(self, invitation: InvitationItem, *, email: str | None = None) -> dict[str, Any]:
+        if email is None:
+            email = self._envelope.open(
+                invitation.sealed,
+                context={"tenant_id": str(invitation.tenant_id)},
+                bind=_binding(invitation.tenant_id, invitation.invitation_id),
+            )["email"]
+        status = invitation.status
+        if status == PENDING and invitation.expires_at <= utc_now():
+            status = "expired"
+        return {
+            "id": invitation.invitation_id,
+            "tenant_id": invitation.tenant_id,
+            "email": email,
+            "role": invitation.role.value,
+            "status": status,
+            "expires_at": iso_utc(invitation.expires_at),
+            "created_at": iso_utc(invitation.created_at),
+            "invited_by": {"id": invitation.invited_by},
+        }

@@ -1,0 +1,210 @@
+"""Invitations: create, list, read, revoke, accept; every change audited, every bad attempt refused cleanly."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from audit_service import container
+from localcloud.provision import Stack
+from tests.conftest import Api, clients, scan_all, user
+
+INVITEE_EMAIL = "grace@navy.example"
+
+
+def call(api: Api, method: str, path: str, key: str, body: Any = None) -> tuple[int, Any]:
+    result = api.request(
+        method,
+        path,
+        key=key,
+        body=json.dumps(body).encode() if body is not None else b"",
+        headers={"Content-Type": "application/json"},
+    )
+    return result.status, json.loads(result.body) if result.body else None
+
+
+def state(stack: Stack) -> list[dict[str, Any]]:
+    """Every item but access-log records (reads are expected to add those)."""
+    return [i for i in scan_all(stack) if not i["pk"]["S"].endswith("#access")]
+
+
+@pytest.fixture
+def invitee(stack: Stack) -> dict[str, Any]:
+    created = container.accounts().create_user("Grace Hopper", INVITEE_EMAIL)
+    secret = container.accounts().issue_api_key(created.id, "laptop").secret
+    return {"id": created.id, "api_key": secret}
+
+
+def invite(api: Api, demo: dict[str, Any], email: str = INVITEE_EMAIL, role: str = "auditor") -> dict[str, Any]:
+    status, body = call(
+        api,
+        "POST",
+        f"/tenants/{demo['tenants'][0]['id']}/invitations",
+        user(demo, "owner")["api_key"],
+        {"email": email, "role": role},
+    )
+    assert status == 201, body
+    return dict(body)
+
+
+def test_the_whole_invitation_flow_is_audited(api: Api, demo: dict[str, Any], invitee: dict[str, Any]) -> None:
+    tenant_id = demo["tenants"][0]["id"]
+    owner = user(demo, "owner")
+    created = invite(api, demo, email="Grace@Navy.example")
+    assert created["email"] == INVITEE_EMAIL and created["status"] == "pending" and created["role"] == "auditor"
+
+    status, listed = call(api, "GET", f"/tenants/{tenant_id}/invitations", user(demo, "auditor")["api_key"])
+    assert status == 403  # auditors read audit logs, not invitations
+    status, listed = call(api, "GET", f"/tenants/{tenant_id}/invitations", owner["api_key"])
+    assert status == 200 and [i["id"] for i in listed["data"]] == [created["id"]]
+    status, one = call(api, "GET", f"/tenants/{tenant_id}/invitations/{created['id']}", owner["api_key"])
+    assert status == 200 and one == created
+
+    status, joined = call(api, "POST", f"/tenants/{tenant_id}/invitations/{created['id']}/accept", invitee["api_key"])
+    assert status == 200, joined
+    assert joined["role"] == "auditor" and joined["user_id"] == invitee["id"]
+
+    _, members = call(api, "GET", f"/tenants/{tenant_id}/members", owner["api_key"])
+    assert {"id": invitee["id"], "name": "Grace Hopper", "email": INVITEE_EMAIL} in [m["user"] for m in members["data"]]
+    _, log = call(api, "GET", f"/audit/tenants/{tenant_id}?results=100", owner["api_key"])
+    types = [r["type"] for r in log["data"]]
+    assert types[:3] == ["member_added", "invitation_accepted", "invitation_created"] or set(types[:2]) == {
+        "member_added",
+        "invitation_accepted",
+    }
+    created_record = next(r for r in log["data"] if r["type"] == "invitation_created")
+    assert created_record["current"]["email"] == INVITEE_EMAIL and created_record["author"]["id"] == owner["id"]
+    _, access = call(api, "GET", f"/audit/tenants/{tenant_id}/access?actor_id={owner['id']}", owner["api_key"])
+    assert {"invitations.read", "invitation.read", "members.read"} <= {r["action"] for r in access["data"]}
+
+
+def test_accepting_twice_is_refused(api: Api, stack: Stack, demo: dict[str, Any], invitee: dict[str, Any]) -> None:
+    tenant_id = demo["tenants"][0]["id"]
+    created = invite(api, demo)
+    path = f"/tenants/{tenant_id}/invitations/{created['id']}/accept"
+    assert call(api, "POST", path, invitee["api_key"])[0] == 200
+    before = state(stack)
+
+    status, body = call(api, "POST", path, invitee["api_key"])
+
+    assert status == 409 and body["error"]["code"] == "invitation_not_pending"
+    assert state(stack) == before
+
+
+def test_an_expired_invitation_cannot_be_accepted(
+    api: Api, stack: Stack, demo: dict[str, Any], invitee: dict[str, Any]
+) -> None:
+    tenant_id = demo["tenants"][0]["id"]
+    created = invite(api, demo)
+    past = datetime.now(UTC) - timedelta(minutes=1)
+    clients("dynamodb").update_item(  # the clock moves on: the invitation's expiry is now behind us
+        TableName=stack.ref("TenantsTable"),
+        Key={"pk": {"S": str(tenant_id)}, "sk": {"S": f"INVITATION#{created['id']}"}},
+        UpdateExpression="SET expires_at = :at, expires_epoch = :epoch",
+        ExpressionAttributeValues={":at": {"S": past.isoformat()}, ":epoch": {"N": str(int(past.timestamp()))}},
+    )
+    before = state(stack)
+
+    status, body = call(api, "POST", f"/tenants/{tenant_id}/invitations/{created['id']}/accept", invitee["api_key"])
+
+    assert status == 409 and body["error"]["code"] == "invitation_expired"
+    assert state(stack) == before
+    _, one = call(api, "GET", f"/tenants/{tenant_id}/invitations/{created['id']}", user(demo, "owner")["api_key"])
+    assert one["status"] == "expired"
+
+
+def test_the_wrong_user_gets_the_answer_a_missing_invitation_gets(
+    api: Api, stack: Stack, demo: dict[str, Any], invitee: dict[str, Any]
+) -> None:
+    tenant_id = demo["tenants"][0]["id"]
+    created = invite(api, demo)
+    before = state(stack)
+
+    wrong = call(
+        api, "POST", f"/tenants/{tenant_id}/invitations/{created['id']}/accept", user(demo, "member")["api_key"]
+    )
+    missing = call(api, "POST", f"/tenants/{tenant_id}/invitations/{'0' * 24}/accept", invitee["api_key"])
+
+    assert wrong[0] == missing[0] == 404
+    assert wrong[1]["error"]["code"] == missing[1]["error"]["code"] == "not_found"
+    assert state(stack) == before
+
+
+def test_a_revoked_invitation_cannot_be_accepted(
+    api: Api, stack: Stack, demo: dict[str, Any], invitee: dict[str, Any]
+) -> None:
+    tenant_id = demo["tenants"][0]["id"]
+    owner = user(demo, "owner")
+    created = invite(api, demo)
+    assert call(api, "DELETE", f"/tenants/{tenant_id}/invitations/{created['id']}", owner["api_key"])[0] == 204
+    assert call(api, "DELETE", f"/tenants/{tenant_id}/invitations/{created['id']}", owner["api_key"])[0] == 409
+
+    status, body = call(api, "POST", f"/tenants/{tenant_id}/invitations/{created['id']}/accept", invitee["api_key"])
+
+    assert status == 409 and "revoked" in body["error"]["message"]
+    _, log = call(api, "GET", f"/audit/tenants/{tenant_id}?type=invitation_revoked", owner["api_key"])
+    assert log["total"] == 1 and log["data"][0]["previous"]["status"] == "pending"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"email": "not-an-email", "role": "auditor"},
+        {"email": INVITEE_EMAIL, "role": "emperor"},
+        {"email": INVITEE_EMAIL, "role": "auditor", "cc": "x"},
+        {"email": INVITEE_EMAIL, "role": "auditor", "expires_in_days": 0},
+        {"role": "auditor"},
+    ],
+)
+def test_bad_invitations_are_400_and_leave_nothing(api: Api, stack: Stack, demo: dict[str, Any], body: Any) -> None:
+    before = state(stack)
+    status, payload = call(
+        api, "POST", f"/tenants/{demo['tenants'][0]['id']}/invitations", user(demo, "owner")["api_key"], body
+    )
+    assert status == 400 and payload["error"]["details"]
+    assert state(stack) == before
+
+
+def test_bad_json_is_400(api: Api, demo: dict[str, Any]) -> None:
+    result = api.request(
+        "POST",
+        f"/tenants/{demo['tenants'][0]['id']}/invitations",
+        key=user(demo, "owner")["api_key"],
+        body=b"{oops",
+        headers={"Content-Type": "application/json"},
+    )
+    assert result.status == 400
+
+
+def test_admins_cannot_invite_owners_and_outsiders_cannot_invite(api: Api, demo: dict[str, Any]) -> None:
+    tenant_id = demo["tenants"][0]["id"]
+    assert (
+        call(
+            api,
+            "POST",
+            f"/tenants/{tenant_id}/invitations",
+            user(demo, "member")["api_key"],
+            {"email": INVITEE_EMAIL, "role": "member"},
+        )[0]
+        == 403
+    )
+    assert (
+        call(
+            api,
+            "POST",
+            "/tenants/999/invitations",
+            user(demo, "owner")["api_key"],
+            {"email": INVITEE_EMAIL, "role": "member"},
+        )[0]
+        == 403
+    )
+
+
+def test_invitee_emails_are_found_by_hash_without_decrypting(api: Api, demo: dict[str, Any]) -> None:
+    created = invite(api, demo)
+    repository = container.invitations()._repo
+    found = repository.addressed_to(container.blind_index().email("GRACE@navy.example"))
+    assert [i.invitation_id for i in found] == [created["id"]]
