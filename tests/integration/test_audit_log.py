@@ -265,7 +265,7 @@ def test_a_ciphertext_moved_to_another_tenant_fails_to_decrypt(stack: Stack, dem
     other = container.accounts().create_tenant("Other", Plan.PRO)
     audit_log = container.audit_log()
     event = AuditEventIn.model_validate(product_page_event(demo["tenants"][0]["id"]))
-    record = audit_log.build(event, Plan.PRO)
+    record = audit_log.build(event, Plan.PRO.retention_days)
     moved = type(record)(
         f"{other.id}#audit", record.sk, record.ts_key, {**record.attributes, "tenant_id": str(other.id)}, record.sealed
     )

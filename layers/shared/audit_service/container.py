@@ -121,7 +121,12 @@ def members_repository() -> MembersRepository:
 def change_recorder() -> ChangeRecorder:
     from audit_service.services.changes import ChangeRecorder
 
-    return ChangeRecorder(audit_log(), log_record_store(), tenant_directory())
+    return ChangeRecorder(
+        audit_log(),
+        log_record_store(),
+        tenant_directory(),
+        platform_retention_days=get_settings().platform_retention_days,
+    )
 
 
 @cache

@@ -22,12 +22,13 @@ class Ref(Strict):
     name: str = Field(min_length=1, max_length=200)
 
 
-class AuditEventIn(Strict):
-    """One state change, as another service publishes it (``detail`` of an EventBridge event)."""
+class AuditEvent(Strict):
+    """One state change. ``tenant_id`` is None only for the service's own user-level changes
+    (a user's profile, keys or settings), which are kept in the platform partition."""
 
     event_id: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")
     type: str
-    tenant_id: int = Field(ge=1)
+    tenant_id: int | None = Field(default=None, ge=1)
     author: Ref
     division: Ref | None = None
     environment: Ref | None = None
@@ -53,7 +54,7 @@ class AuditEventIn(Strict):
         return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
 
     @model_validator(mode="after")
-    def _bounded(self) -> AuditEventIn:
+    def _bounded(self) -> AuditEvent:
         size = len(json.dumps([self.previous, self.current], default=str))
         if size > MAX_VALUES_BYTES:
             raise ValueError(f"previous and current together exceed {MAX_VALUES_BYTES} bytes")
@@ -75,6 +76,12 @@ class AuditEventIn(Strict):
             "source_ip": str(self.source_ip) if self.source_ip else None,
             "user_agent": self.user_agent,
         }
+
+
+class AuditEventIn(AuditEvent):
+    """An event as another service publishes it (``detail`` of an EventBridge event): always a tenant's."""
+
+    tenant_id: int = Field(ge=1)
 
 
 class RefView(BaseModel):

@@ -9,7 +9,7 @@ from audit_service.crypto.envelope import Envelope
 from audit_service.crypto.hashing import BlindIndex, api_key_hash
 from audit_service.dal.accounts import AccountsRepository
 from audit_service.dal.members import MembersRepository
-from audit_service.domain.audit import AuditEventIn, Ref
+from audit_service.domain.audit import AuditEvent, Ref
 from audit_service.domain.errors import NotFound
 from audit_service.domain.models import (
     ApiKey,
@@ -54,7 +54,7 @@ class Accounts:
         self._changes = changes
         self._members = members
 
-    def change_plan(self, tenant_id: int, plan: Plan, *, actor_id: int) -> AuditEventIn:
+    def change_plan(self, tenant_id: int, plan: Plan, *, actor_id: int) -> AuditEvent:
         """Change a tenant's plan; the change and its audit record are written together."""
         tenant = self._repo.get_tenant(tenant_id)
         if tenant is None:

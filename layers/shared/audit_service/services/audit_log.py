@@ -16,11 +16,12 @@ from audit_service.dal.log_records import (
     StoredRecord,
     partition,
 )
-from audit_service.domain.audit import AuditEventIn, AuditRecordView, RefView
+from audit_service.domain.audit import AuditEvent, AuditEventIn, AuditRecordView, RefView
 from audit_service.domain.catalog import AUDIT_EVENT_TYPES
 from audit_service.domain.errors import Conflict, DomainError, InvalidInput
-from audit_service.domain.models import Plan, iso_utc, utc_now
+from audit_service.domain.models import iso_utc, utc_now
 from audit_service.services.pagination import Page, PageRequest, TimeRange, read_page
+from audit_service.services.security import owner_context
 from audit_service.services.tenants import TenantDirectory
 
 if TYPE_CHECKING:
@@ -69,8 +70,8 @@ class AuditFilters:
         return {name: value if name == "type" else str(value) for name, value in pairs.items() if value is not None}
 
 
-def tenant_context(tenant_id: int) -> dict[str, str]:
-    return {"tenant_id": str(tenant_id)}
+def tenant_context(tenant_id: int | None) -> dict[str, str]:
+    return owner_context(tenant_id)
 
 
 class AuditLog:
@@ -80,17 +81,17 @@ class AuditLog:
         self._tenants = tenants
 
     # ------------------------------------------------------------------ writing
-    def build(self, event: AuditEventIn, plan: Plan) -> StoredRecord:
+    def build(self, event: AuditEvent, retention_days: int) -> StoredRecord:
         """The stored form of ``event``: for the plain put below, or a caller's transaction."""
         pk, sk = partition(event.tenant_id, KIND), event.event_id
         ts_key = f"{iso_utc(event.occurred_at)}#{sk}"
         attributes: dict[str, Any] = {
             "type": event.type,
-            "tenant_id": str(event.tenant_id),
+            "tenant_id": str(event.tenant_id) if event.tenant_id is not None else None,
             "author_id": str(event.author.id),
             "author_key": str(event.author.id),
             "request_id": event.request_id,
-            "expires_at": int((event.occurred_at + timedelta(days=plan.retention_days)).timestamp()),
+            "expires_at": int((event.occurred_at + timedelta(days=retention_days)).timestamp()),
         }
         for kind in _CONTEXT_REFS:
             ref = getattr(event, kind)
@@ -106,7 +107,7 @@ class AuditLog:
         plan = self._tenants.plan_of(event.tenant_id)
         if plan is None:
             raise UnknownTenant(f"tenant {event.tenant_id} does not exist")
-        record = self.build(event, plan)
+        record = self.build(event, plan.retention_days)
         try:
             self._store.put(record)
         except Conflict:
@@ -172,7 +173,7 @@ class AuditLog:
 
     def _view(self, record: StoredRecord, *, with_tenant: bool) -> dict[str, Any]:
         values = record.attributes
-        tenant_id = int(values["tenant_id"])
+        tenant_id = int(values["tenant_id"]) if values.get("tenant_id") else None
         fields = self._envelope.open(record.sealed, context=tenant_context(tenant_id), bind=f"{record.pk}|{record.sk}")
         names = fields["names"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from audit_service.dal.log_records import LogRecordStore
-from audit_service.domain.audit import AuditEventIn, Ref
+from audit_service.domain.audit import AuditEvent, Ref
 from audit_service.domain.errors import NotFound
 from audit_service.domain.models import RequestMetadata, new_record_id, utc_now
 from audit_service.services.audit_log import AuditLog
@@ -19,10 +19,13 @@ class ChangeRecorder:
     (``AuditLog.build``): same key, encryption, retention.
     """
 
-    def __init__(self, audit_log: AuditLog, records: LogRecordStore, tenants: TenantDirectory) -> None:
+    def __init__(
+        self, audit_log: AuditLog, records: LogRecordStore, tenants: TenantDirectory, *, platform_retention_days: int
+    ) -> None:
         self._audit_log = audit_log
         self._records = records
         self._tenants = tenants
+        self._platform_days = platform_retention_days
 
     def plan_changed(self, tenant_id: int) -> None:
         """Records written from now on in this container follow the tenant's new plan."""
@@ -31,17 +34,22 @@ class ChangeRecorder:
     def put(
         self,
         *,
-        tenant_id: int,
+        tenant_id: int | None,
         event_type: str,
         author: Ref,
         request: RequestMetadata | None,
         previous: dict[str, Any] | None,
         current: dict[str, Any] | None,
-    ) -> tuple[AuditEventIn, dict[str, Any]]:
-        plan = self._tenants.plan_of(tenant_id)
-        if plan is None:
-            raise NotFound(f"tenant {tenant_id} does not exist")
-        event = AuditEventIn(
+    ) -> tuple[AuditEvent, dict[str, Any]]:
+        """``tenant_id`` None: a user-level change, kept in the platform partition."""
+        if tenant_id is None:
+            days = self._platform_days
+        else:
+            plan = self._tenants.plan_of(tenant_id)
+            if plan is None:
+                raise NotFound(f"tenant {tenant_id} does not exist")
+            days = plan.retention_days
+        event = AuditEvent(
             event_id=new_record_id(),
             type=event_type,
             tenant_id=tenant_id,
@@ -53,4 +61,4 @@ class ChangeRecorder:
             user_agent=request.user_agent if request else None,
             occurred_at=utc_now(),
         )
-        return event, self._records.put_request(self._audit_log.build(event, plan))
+        return event, self._records.put_request(self._audit_log.build(event, days))
