@@ -24,7 +24,12 @@ from audit_service.config import get_settings
 from audit_service.observability import instrumented, logger, metrics
 from audit_service.services.ingest import DeadLetters, Ingestor, IngestOutcome
 
-ingestor = Ingestor(container.audit_log(), DeadLetters(lambda: client("sqs"), get_settings().dead_letter_queue_url))
+# Session events and rejections are rarer than audit events: their collaborators are built on first use.
+ingestor = Ingestor(
+    container.audit_log(),
+    DeadLetters(lambda: client("sqs"), get_settings().dead_letter_queue_url),
+    sessions=container.my_account,
+)
 processor = BatchProcessor(event_type=EventType.SQS)
 
 

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from audit_service.services.changes import ChangeRecorder
     from audit_service.services.invitations import Invitations
     from audit_service.services.members import Members
+    from audit_service.services.my_account import MyAccount
     from audit_service.services.security import SecurityEvents
     from audit_service.services.tenants import TenantDirectory
 
@@ -153,6 +154,22 @@ def invitations() -> Invitations:
 
 
 @cache
+def my_account() -> MyAccount:
+    from audit_service.dal.users import UsersRepository
+    from audit_service.services.my_account import MyAccount
+
+    settings = get_settings()
+    return MyAccount(
+        UsersRepository(client("dynamodb"), users_table=settings.users_table, tenants_table=settings.tenants_table),
+        accounts_repository(),
+        envelope(),
+        blind_index(),
+        changes=change_recorder(),
+        members=members(),
+    )
+
+
+@cache
 def accounts() -> Accounts:
     from audit_service.services.accounts import Accounts
 
@@ -177,6 +194,7 @@ def reset() -> None:
         change_recorder,
         members,
         invitations,
+        my_account,
         accounts,
     ):
         factory.cache_clear()

@@ -29,6 +29,9 @@ class BlindIndex:
     def email(self, email: str) -> str:
         return self._mac(b"email\x00" + normalise_email(email).encode())
 
+    def identity(self, provider: str, external_id: str) -> str:
+        return self._mac(b"identity\x00" + provider.encode() + b"\x00" + external_id.encode())
+
     def _mac(self, message: bytes) -> str:
         response = self._kms.generate_mac(KeyId=self._key_arn, MacAlgorithm="HMAC_SHA_256", Message=message)
         return bytes(response["Mac"]).hex()

@@ -147,6 +147,7 @@ class AccountsRepository:
                 "sk": "PROFILE",
                 "email_hash": email_hash,
                 "pii": sealed_profile,
+                "version": 1,
                 "created_at": iso_utc(created_at),
             }
         )
@@ -196,7 +197,8 @@ class AccountsRepository:
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     # API keys ------------------------------------------------------------
-    def put_api_key(self, api_key: ApiKey) -> None:
+    def put_api_key(self, api_key: ApiKey, *, extra: list[dict[str, Any]] | None = None) -> None:
+        """Store a new key (its hash only), with ``extra`` entries (an audit record) in the same transaction."""
         item = to_item(
             {
                 "pk": api_key.key_hash,
@@ -218,6 +220,7 @@ class AccountsRepository:
                         }
                     },
                     {"Put": {"TableName": self._api_keys, "Item": item, "ConditionExpression": _NOT_EXISTS}},
+                    *(extra or []),
                 ]
             )
         except ClientError as error:
@@ -231,23 +234,28 @@ class AccountsRepository:
             return None
         return _api_key(from_item(response["Item"]))
 
-    def revoke_api_key(self, key_hash: str, *, user_id: int, revoked_at: datetime) -> None:
+    def revoke_api_key(
+        self, key_hash: str, *, user_id: int, revoked_at: datetime, extra: list[dict[str, Any]] | None = None
+    ) -> None:
+        """Revoke an active key of ``user_id``, with ``extra`` entries (an audit record) in the same transaction."""
+        update = {
+            "TableName": self._api_keys,
+            "Key": {"pk": {"S": key_hash}},
+            "UpdateExpression": "SET #s = :revoked, revoked_at = :at",
+            "ConditionExpression": "attribute_exists(pk) AND user_id = :user AND #s = :active",
+            "ExpressionAttributeNames": {"#s": "status"},
+            "ExpressionAttributeValues": {
+                ":revoked": {"S": ApiKeyStatus.REVOKED.value},
+                ":active": {"S": ApiKeyStatus.ACTIVE.value},
+                ":at": {"S": iso_utc(revoked_at)},
+                ":user": {"S": str(user_id)},
+            },
+        }
         try:
-            self._db.update_item(
-                TableName=self._api_keys,
-                Key={"pk": {"S": key_hash}},
-                UpdateExpression="SET #s = :revoked, revoked_at = :at",
-                ConditionExpression="attribute_exists(pk) AND user_id = :user",
-                ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={
-                    ":revoked": {"S": ApiKeyStatus.REVOKED.value},
-                    ":at": {"S": iso_utc(revoked_at)},
-                    ":user": {"S": str(user_id)},
-                },
-            )
+            self._db.transact_write_items(TransactItems=[{"Update": update}, *(extra or [])])
         except ClientError as error:
-            if error_code(error) == "ConditionalCheckFailedException":
-                raise NotFound("no such API key") from error
+            if cancellation_reasons(error)[:1] == ["ConditionalCheckFailed"]:
+                raise NotFound("no such active API key") from error
             raise
 
     def list_api_keys(self, user_id: int) -> list[ApiKey]:

@@ -10,8 +10,11 @@ from typing import Any
 from pydantic import ValidationError
 
 from audit_service.domain.audit import AuditEventIn
+from audit_service.domain.errors import NotFound
+from audit_service.domain.sessions import SessionEnded, SessionStarted
 from audit_service.observability import logger
 from audit_service.services.audit_log import AuditLog, EventIdConflict, Outcome, UnknownTenant
+from audit_service.services.my_account import MyAccount
 
 
 class IngestOutcome(StrEnum):
@@ -26,16 +29,28 @@ class Rejected(Exception):
         self.reason = reason
 
 
-def parse(body: str) -> AuditEventIn:
-    """The audit event in a message body: an EventBridge event's ``detail``, or the bare event."""
+MODELS: dict[str, type[AuditEventIn] | type[SessionStarted] | type[SessionEnded]] = {
+    "Audit Event": AuditEventIn,
+    "Session Started": SessionStarted,
+    "Session Ended": SessionEnded,
+}
+
+
+def parse(body: str) -> AuditEventIn | SessionStarted | SessionEnded:
+    """The event in a message body: an EventBridge event's ``detail`` (its detail-type says which
+    contract), or a bare audit event."""
     try:
         document = json.loads(body)
     except json.JSONDecodeError as error:
         raise Rejected(f"invalid JSON: {error.msg} at position {error.pos}") from error
+    model: type[AuditEventIn] | type[SessionStarted] | type[SessionEnded] = AuditEventIn
     if isinstance(document, dict) and "detail" in document and "detail-type" in document:
+        if document["detail-type"] not in MODELS:
+            raise Rejected(f"unknown detail-type {str(document['detail-type'])[:64]!r}")
+        model = MODELS[document["detail-type"]]
         document = document["detail"]
     try:
-        return AuditEventIn.model_validate(document)
+        return model.model_validate(document)
     except ValidationError as error:
         # Locations and messages only: pydantic's input values may be personal data.
         problems = "; ".join(
@@ -69,22 +84,28 @@ class DeadLetters:
 
 
 class Ingestor:
-    def __init__(self, audit_log: AuditLog, dead_letters: DeadLetters) -> None:
+    def __init__(self, audit_log: AuditLog, dead_letters: DeadLetters, *, sessions: Callable[[], MyAccount]) -> None:
         self._audit_log = audit_log
         self._dead_letters = dead_letters
+        self._sessions = sessions
+
+    def _store(self, event: AuditEventIn | SessionStarted | SessionEnded) -> Outcome:
+        if isinstance(event, SessionStarted):
+            return Outcome.STORED if self._sessions().session_started(event) else Outcome.DUPLICATE
+        if isinstance(event, SessionEnded):
+            return Outcome.STORED if self._sessions().session_ended(event) else Outcome.DUPLICATE
+        return self._audit_log.record(event)
 
     def ingest(self, body: str, *, message_id: str) -> IngestOutcome:
         try:
             event = parse(body)
-            outcome = self._audit_log.record(event)
-        except (Rejected, UnknownTenant, EventIdConflict) as refusal:
+            outcome = self._store(event)
+        except (Rejected, UnknownTenant, EventIdConflict, NotFound) as refusal:
             reason = refusal.reason if isinstance(refusal, Rejected) else refusal.message
             self._dead_letters.send(body, reason=reason, message_id=message_id)
-            logger.warning("audit event rejected", extra={"reason": reason, "message_id": message_id})
+            logger.warning("event rejected", extra={"reason": reason, "message_id": message_id})
             return IngestOutcome.REJECTED
         if outcome is Outcome.DUPLICATE:
-            logger.info(
-                "duplicate audit event ignored", extra={"event_id": event.event_id, "tenant_id": event.tenant_id}
-            )
+            logger.info("duplicate event ignored", extra={"kind": type(event).__name__, "message_id": message_id})
             return IngestOutcome.DUPLICATE
         return IngestOutcome.STORED

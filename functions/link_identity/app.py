@@ -1,0 +1,42 @@
+"""POST /users/me/identities: link an identity-provider account (audited; one user per account)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from pydantic import BaseModel, ConfigDict, Field
+
+from audit_service import container
+from audit_service.api.http import create_app, current_principal, only_query_parameters, request_metadata
+from audit_service.config import get_settings
+from audit_service.observability import instrumented
+
+get_settings()
+account = container.my_account()
+app = create_app()
+
+
+class NewIdentity(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    provider: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{1,31}$")
+    external_id: str = Field(min_length=1, max_length=256)
+
+
+@app.post("/users/me/identities")
+def link_identity(identity: NewIdentity) -> Response[dict[str, Any]]:
+    only_query_parameters(app, set())
+    linked = account.link_identity(
+        current_principal(app).user_id,
+        provider=identity.provider,
+        external_id=identity.external_id,
+        request=request_metadata(app),
+    )
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=linked)
+
+
+def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)
+
+
+handler = instrumented(_handle)

@@ -1,0 +1,47 @@
+"""PATCH /users/me: change the caller's name or email (audited, previous values kept)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
+
+from audit_service import container
+from audit_service.api.http import create_app, current_principal, only_query_parameters, request_metadata
+from audit_service.config import get_settings
+from audit_service.observability import instrumented
+
+get_settings()
+account = container.my_account()
+app = create_app()
+
+
+class ProfileChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    email: EmailStr | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> ProfileChange:
+        if self.name is None and self.email is None:
+            raise ValueError("give a name, an email or both")
+        return self
+
+
+@app.patch("/users/me")
+def update_own_profile(change: ProfileChange) -> dict[str, Any]:
+    only_query_parameters(app, set())
+    principal = current_principal(app)
+    return account.update_profile(
+        principal.user_id,
+        name=change.name,
+        email=str(change.email).lower() if change.email else None,
+        request=request_metadata(app),
+    )
+
+
+def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)
+
+
+handler = instrumented(_handle)

@@ -1,0 +1,361 @@
+"""The caller's own account: profile, settings, identity-provider links, API keys, sessions.
+
+These are user-level changes: each is one transaction with its audit record,
+kept in the platform partition (``tenant_id`` None) and shown in the user's
+activity. A profile change also refreshes the member copies of the name and
+email in every tenant the user belongs to, in the same transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from audit_service.crypto.hashing import api_key_hash
+from audit_service.dal.accounts import AccountsRepository
+from audit_service.dal.users import UserItem, UsersRepository
+from audit_service.domain.audit import Ref
+from audit_service.domain.errors import Conflict, InvalidInput, NotFound
+from audit_service.domain.models import ApiKey, ApiKeyStatus, RequestMetadata, iso_utc, utc_now
+from audit_service.domain.sessions import SessionEnded, SessionStarted
+from audit_service.domain.users import UserProfile
+from audit_service.services.accounts import profile_binding, user_context
+from audit_service.services.auth import generate_api_key_secret
+from audit_service.services.changes import ChangeRecorder
+from audit_service.services.members import Members
+
+if TYPE_CHECKING:
+    from audit_service.crypto.envelope import Envelope
+    from audit_service.crypto.hashing import BlindIndex
+
+DEFAULT_SETTINGS: dict[str, Any] = {"locale": "en", "timezone": "UTC", "email_notifications": True}
+
+
+def _key_view(api_key: ApiKey) -> dict[str, Any]:
+    return {
+        "id": api_key.key_id,
+        "name": api_key.name,
+        "status": api_key.status.value,
+        "created_at": iso_utc(api_key.created_at),
+        "revoked_at": iso_utc(api_key.revoked_at) if api_key.revoked_at else None,
+    }
+
+
+class MyAccount:
+    def __init__(
+        self,
+        users: UsersRepository,
+        accounts: AccountsRepository,
+        envelope: Envelope,
+        blind_index: BlindIndex,
+        *,
+        changes: ChangeRecorder,
+        members: Members,
+    ) -> None:
+        self._users = users
+        self._accounts = accounts
+        self._envelope = envelope
+        self._blind_index = blind_index
+        self._changes = changes
+        self._members = members
+
+    # ------------------------------------------------------------------ helpers
+    def _open(self, user_id: int, item: UserItem, binding: str) -> dict[str, Any]:
+        assert item.sealed is not None
+        return self._envelope.open(item.sealed, context=user_context(user_id), bind=binding)
+
+    def _seal(self, user_id: int, fields: dict[str, Any], binding: str) -> bytes:
+        return self._envelope.seal(fields, context=user_context(user_id), bind=binding)
+
+    def _profile_item(self, user_id: int) -> tuple[UserItem, dict[str, Any]]:
+        item = self._users.get(user_id, "PROFILE")
+        if item is None:
+            raise NotFound("your account does not exist")
+        return item, self._open(user_id, item, profile_binding(user_id))
+
+    def _audit(
+        self,
+        user_id: int,
+        name: str,
+        event_type: str,
+        request: RequestMetadata | None,
+        *,
+        previous: dict[str, Any] | None,
+        current: dict[str, Any] | None,
+    ) -> dict[str, Any]:
+        _event, entry = self._changes.put(
+            tenant_id=None,
+            event_type=event_type,
+            author=Ref(id=user_id, name=name),
+            request=request,
+            previous=previous,
+            current=current,
+        )
+        return entry
+
+    # ------------------------------------------------------------------ profile
+    def profile(self, user_id: int) -> dict[str, Any]:
+        item, fields = self._profile_item(user_id)
+        return {
+            "id": user_id,
+            "name": fields["name"],
+            "email": fields["email"],
+            "created_at": item.attributes["created_at"],
+        }
+
+    def update_profile(
+        self, user_id: int, *, name: str | None, email: str | None, request: RequestMetadata
+    ) -> dict[str, Any]:
+        item, before = self._profile_item(user_id)
+        after = UserProfile(name=name or before["name"], email=email or before["email"]).model_dump()
+        if after == before:
+            raise InvalidInput("nothing to change")
+        entries: list[dict[str, Any]] = []
+        on_failure = {}
+        email_hash = item.attributes["email_hash"]
+        if after["email"] != before["email"]:
+            new_hash = self._blind_index.email(after["email"])
+            entries.append(self._users.delete_entry(f"email#{email_hash}", "EMAIL"))
+            on_failure[len(entries)] = Conflict("another account already uses this email")
+            entries.append(self._users.lookup_entry(f"email#{new_hash}", "EMAIL", user_id))
+            email_hash = new_hash
+        entries.append(
+            self._users.replace_entry(
+                item,
+                {
+                    **item.attributes,
+                    "email_hash": email_hash,
+                    "pii": self._seal(user_id, after, profile_binding(user_id)),
+                },
+            )
+        )
+        for tenant_id in self._accounts.roles_of(user_id):
+            sealed = self._members.seal(tenant_id, user_id, name=after["name"], email=after["email"])
+            entries.append(self._users.member_copy_entry(tenant_id, user_id, sealed))
+        entries.append(self._audit(user_id, after["name"], "user_updated", request, previous=before, current=after))
+        self._users.transact(entries, on_failure=on_failure)
+        return {"id": user_id, **after, "created_at": item.attributes["created_at"]}
+
+    # ------------------------------------------------------------------ settings
+    def settings(self, user_id: int) -> dict[str, Any]:
+        item = self._users.get(user_id, "SETTINGS")
+        return {**DEFAULT_SETTINGS, **(self._open(user_id, item, f"user:{user_id}:settings") if item else {})}
+
+    def update_settings(self, user_id: int, changes: dict[str, Any], request: RequestMetadata) -> dict[str, Any]:
+        item = self._users.get(user_id, "SETTINGS")
+        before = {**DEFAULT_SETTINGS, **(self._open(user_id, item, f"user:{user_id}:settings") if item else {})}
+        after = {**before, **changes}
+        if after == before:
+            raise InvalidInput("nothing to change")
+        sealed = self._seal(user_id, after, f"user:{user_id}:settings")
+        write = (
+            self._users.replace_entry(item, {"pii": sealed})
+            if item
+            else self._users.put_entry(user_id, "SETTINGS", {"pii": sealed, "version": 1}, new=True)
+        )
+        _profile, who = self._profile_item(user_id)
+        self._users.transact(
+            [write, self._audit(user_id, who["name"], "settings_updated", request, previous=before, current=after)]
+        )
+        return after
+
+    # ------------------------------------------------------------------ identities
+    def identities(self, user_id: int) -> list[dict[str, Any]]:
+        return [self._identity_view(user_id, item) for item in self._users.items(user_id, "IDENTITY#")]
+
+    def _identity_view(self, user_id: int, item: UserItem) -> dict[str, Any]:
+        fields = self._open(user_id, item, f"user:{user_id}:{item.sk}")
+        return {
+            "id": item.sk.removeprefix("IDENTITY#"),
+            "provider": item.attributes["provider"],
+            "external_id": fields["external_id"],
+            "linked_at": item.attributes["linked_at"],
+        }
+
+    def link_identity(
+        self, user_id: int, *, provider: str, external_id: str, request: RequestMetadata
+    ) -> dict[str, Any]:
+        identity_id = secrets.token_hex(8)
+        sk = f"IDENTITY#{identity_id}"
+        lookup = self._blind_index.identity(provider, external_id)
+        now = iso_utc(utc_now())
+        _profile, who = self._profile_item(user_id)
+        view = {"id": identity_id, "provider": provider, "external_id": external_id, "linked_at": now}
+        self._users.transact(
+            [
+                self._users.lookup_entry(f"identity#{provider}#{lookup}", "IDENTITY", user_id),
+                self._users.put_entry(
+                    user_id,
+                    sk,
+                    {
+                        "provider": provider,
+                        "lookup": lookup,
+                        "linked_at": now,
+                        "version": 1,
+                        "pii": self._seal(user_id, {"external_id": external_id}, f"user:{user_id}:{sk}"),
+                    },
+                    new=True,
+                ),
+                self._audit(user_id, who["name"], "identity_linked", request, previous=None, current=view),
+            ],
+            on_failure={0: Conflict(f"this {provider} account is already linked to an account")},
+        )
+        return view
+
+    def unlink_identity(self, user_id: int, identity_id: str, request: RequestMetadata) -> None:
+        item = self._users.get(user_id, f"IDENTITY#{identity_id}")
+        if item is None:
+            raise NotFound(f"you have no identity {identity_id}")
+        view = self._identity_view(user_id, item)
+        _profile, who = self._profile_item(user_id)
+        provider, lookup = item.attributes["provider"], item.attributes["lookup"]
+        self._users.transact(
+            [
+                self._users.delete_entry(user_id, item.sk, version=item.version),
+                self._users.delete_entry(f"identity#{provider}#{lookup}", "IDENTITY"),
+                self._audit(user_id, who["name"], "identity_unlinked", request, previous=view, current=None),
+            ]
+        )
+
+    # ------------------------------------------------------------------ API keys
+    def api_keys(self, user_id: int) -> list[dict[str, Any]]:
+        keys = sorted(self._accounts.list_api_keys(user_id), key=lambda k: k.created_at, reverse=True)
+        return [_key_view(api_key) for api_key in keys]
+
+    def create_api_key(self, user_id: int, name: str, request: RequestMetadata) -> dict[str, Any]:
+        secret = generate_api_key_secret()
+        api_key = ApiKey(
+            key_id=secrets.token_hex(6),
+            key_hash=api_key_hash(secret),
+            user_id=user_id,
+            name=name,
+            status=ApiKeyStatus.ACTIVE,
+            created_at=utc_now(),
+        )
+        _profile, who = self._profile_item(user_id)
+        view = _key_view(api_key)
+        self._accounts.put_api_key(
+            api_key, extra=[self._audit(user_id, who["name"], "api_key_created", request, previous=None, current=view)]
+        )
+        return {**view, "secret": secret}
+
+    def revoke_api_key(self, user_id: int, key_id: str, request: RequestMetadata) -> None:
+        found = next((k for k in self._accounts.list_api_keys(user_id) if k.key_id == key_id), None)
+        if found is None or found.status is not ApiKeyStatus.ACTIVE:
+            raise NotFound(f"you have no active API key {key_id}")
+        _profile, who = self._profile_item(user_id)
+        now = utc_now()
+        audit = self._audit(
+            user_id,
+            who["name"],
+            "api_key_revoked",
+            request,
+            previous=_key_view(found),
+            current={**_key_view(found), "status": "revoked", "revoked_at": iso_utc(now)},
+        )
+        self._accounts.revoke_api_key(found.key_hash, user_id=user_id, revoked_at=now, extra=[audit])
+
+    # ------------------------------------------------------------------ sessions
+    def sessions(self, user_id: int) -> list[dict[str, Any]]:
+        now = utc_now()
+        views = [self._session_view(user_id, item, now) for item in self._users.items(user_id, "SESSION#")]
+        return sorted(views, key=lambda view: view["started_at"], reverse=True)
+
+    def _session_view(self, user_id: int, item: UserItem, now: datetime) -> dict[str, Any]:
+        fields = self._open(user_id, item, f"user:{user_id}:{item.sk}")
+        status = item.attributes["status"]
+        if status == "active" and datetime.fromisoformat(item.attributes["expires_at"]) <= now:
+            status = "expired"
+        return {
+            "id": item.sk.removeprefix("SESSION#"),
+            "provider": item.attributes["provider"],
+            "status": status,
+            "started_at": item.attributes["started_at"],
+            "expires_at": item.attributes["expires_at"],
+            "ended_at": item.attributes.get("ended_at"),
+            "source_ip": fields["source_ip"],
+            "user_agent": fields["user_agent"],
+        }
+
+    def session_started(self, event: SessionStarted) -> bool:
+        """Record a session from the sign-in flow; False when it was already recorded (a redelivery)."""
+        user_id, sk = event.user_id, f"SESSION#{event.session_id}"
+        _profile, who = self._profile_item(user_id)
+        fields = {"source_ip": str(event.source_ip) if event.source_ip else None, "user_agent": event.user_agent}
+        values = {
+            "provider": event.provider,
+            "status": "active",
+            "started_at": iso_utc(event.started_at),
+            "expires_at": iso_utc(event.expires_at),
+            "version": 1,
+            "pii": self._seal(user_id, fields, f"user:{user_id}:{sk}"),
+        }
+        audit = self._audit(
+            user_id,
+            who["name"],
+            "session_started",
+            None,
+            previous=None,
+            current={
+                "session_id": event.session_id,
+                "provider": event.provider,
+                "expires_at": values["expires_at"],
+                **fields,
+            },
+        )
+        try:
+            self._users.transact([self._users.put_entry(user_id, sk, values, new=True), audit])
+        except Conflict:
+            return False
+        return True
+
+    def session_ended(self, event: SessionEnded) -> bool:
+        """Close a session; False when it was already closed. An unknown session raises (it is retried:
+        its start may simply not have arrived yet)."""
+        item = self._users.get(event.user_id, f"SESSION#{event.session_id}")
+        if item is None:
+            raise LookupError(f"session {event.session_id} is not recorded yet")
+        if item.attributes["status"] != "active":
+            return False
+        _profile, who = self._profile_item(event.user_id)
+        audit = self._audit(
+            event.user_id,
+            who["name"],
+            "session_ended",
+            None,
+            previous={"session_id": event.session_id, "status": "active"},
+            current={"session_id": event.session_id, "status": "ended", "reason": event.reason},
+        )
+        self._users.transact(
+            [
+                self._users.replace_entry(
+                    item,
+                    {**item.attributes, "status": "ended", "ended_at": iso_utc(event.ended_at), "pii": item.sealed},
+                ),
+                audit,
+            ]
+        )
+        return True
+
+    def revoke_session(self, user_id: int, session_id: str, request: RequestMetadata) -> None:
+        item = self._users.get(user_id, f"SESSION#{session_id}")
+        if item is None or self._session_view(user_id, item, utc_now())["status"] != "active":
+            raise NotFound(f"you have no active session {session_id}")
+        _profile, who = self._profile_item(user_id)
+        now = iso_utc(utc_now())
+        self._users.transact(
+            [
+                self._users.replace_entry(
+                    item, {**item.attributes, "status": "revoked", "ended_at": now, "pii": item.sealed}
+                ),
+                self._audit(
+                    user_id,
+                    who["name"],
+                    "session_revoked",
+                    request,
+                    previous={"session_id": session_id, "status": "active"},
+                    current={"session_id": session_id, "status": "revoked"},
+                ),
+            ]
+        )
