@@ -36,6 +36,11 @@ FUNCTIONS = {
     "get_invitation": "GetInvitationFunction",
     "revoke_invitation": "RevokeInvitationFunction",
     "accept_invitation": "AcceptInvitationFunction",
+    "get_own_profile": "GetOwnProfileFunction",
+    "update_own_profile": "UpdateOwnProfileFunction",
+    "update_own_settings": "UpdateOwnSettingsFunction",
+    "create_own_api_key": "CreateOwnApiKeyFunction",
+    "list_own_sessions": "ListOwnSessionsFunction",
 }
 
 # file -> expected outcome: ("allow", None) | ("unauthorized", reason) | (status code, None)
@@ -63,6 +68,11 @@ EXPECTED: dict[str, tuple[Any, str | None]] = {
     "get_invitation/missing.json": (404, None),
     "revoke_invitation/missing.json": (404, None),
     "accept_invitation/not_addressed_to_caller.json": (404, None),
+    "get_own_profile/get.json": (200, None),
+    "update_own_profile/malformed_email.json": (400, None),
+    "update_own_settings/set_timezone.json": (200, None),
+    "create_own_api_key/create.json": (201, None),
+    "list_own_sessions/get.json": (200, None),
     # PutEvents entries for `aws events put-events --entries file://...` (bus name of `make run`)
     "bus/put_events_local.json": ("bus", None),
 }
