@@ -12,7 +12,7 @@ SAM_STAMP := $(SAM_VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test gate lint typecheck template build test-unit test-integration test-e2e test-build bench clean
+.PHONY: install run test gate lint typecheck template build test-unit test-integration test-e2e test-build bench openapi clean
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ test-e2e: $(STAMP)
 
 test-build: build
 	$(BIN)/pytest tests/packaging
+
+## Regenerate the OpenAPI document that GET /openapi.json serves.
+openapi: $(STAMP)
+	$(BIN)/python -m localcloud.openapi
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -114,6 +114,13 @@ def test_demo_user_lists_audit_types_over_http(cloud: dict[str, Any]) -> None:
     assert {"type": "deployment_created", "name": "Deployment Created"} in body
 
 
+def test_the_gateway_serves_the_openapi_document(cloud: dict[str, Any]) -> None:
+    status, document = _get(cloud, "/openapi.json", _user(cloud, "member")["api_key"])
+    assert status == 200
+    assert document["openapi"].startswith("3.") and "/audit/tenants/{tenant_id}" in document["paths"]
+    assert document["components"]["securitySchemes"]["ldApiKey"]["name"] == "ld-api-key"
+
+
 def test_401_and_403_over_http_store_security_events(cloud: dict[str, Any]) -> None:
     before = len(_security_items(cloud))
     status, body = _get(cloud, "/audit/types", None)

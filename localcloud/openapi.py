@@ -1,0 +1,102 @@
+"""Generate the API's one OpenAPI document from every function's resolver (Powertools' OpenAPI merge).
+
+``python -m localcloud.openapi`` writes it to ``functions/get_openapi_document/openapi.json``,
+which ``GET /openapi.json`` serves; a test fails when the committed file is stale.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from localcloud.template import ROOT
+
+TARGET = ROOT / "functions" / "get_openapi_document" / "openapi.json"
+# Importing a function runs its module-level set-up, which validates settings
+# and creates clients (no AWS call): placeholder values are enough.
+_PLACEHOLDERS = {
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+    "TENANTS_TABLE": "doc-tenants",
+    "USERS_TABLE": "doc-users",
+    "API_KEYS_TABLE": "doc-api-keys",
+    "AUDIT_LOG_TABLE": "doc-audit-log",
+    "DATA_KEY_ARN": "arn:aws:kms:us-east-1:123456789012:key/doc",
+    "BLIND_INDEX_KEY_ARN": "arn:aws:kms:us-east-1:123456789012:key/doc-mac",
+}
+
+
+def _function_apps() -> list[tuple[str, object]]:
+    """Each API function's resolver, imported from its file as Lambda would import it."""
+    import importlib.util
+
+    from localcloud.template import function_properties, load
+
+    template = load()
+    apps = []
+    for name, resource in template["Resources"].items():
+        if resource["Type"] != "AWS::Serverless::Function":
+            continue
+        properties = function_properties(template, name)
+        if not any(event["Type"] == "Api" for event in properties.get("Events", {}).values()):
+            continue
+        path = (ROOT / properties["CodeUri"] / "app.py").resolve()
+        spec = importlib.util.spec_from_file_location(f"openapi_functions.{name}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = module
+        spec.loader.exec_module(module)
+        apps.append((name, module.app))
+    return apps
+
+
+def build() -> dict[str, Any]:
+    """One document from every function's own schema.
+
+    Powertools' ``configure_openapi_merge`` finds resolvers by looking for a
+    literal ``app = APIGatewayRestResolver(...)`` in each file; ours come from
+    the shared ``create_app()``, so the functions are taken from the template
+    and their schemas merged here (paths must not collide).
+    """
+    for name, value in _PLACEHOLDERS.items():
+        os.environ.setdefault(name, value)
+    document: dict[str, Any] = {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Audit & Compliance API",
+            "version": "1.0.0",
+            "description": "Immutable audit logs, access logs, security events and account data.",
+        },
+        "paths": {},
+        "components": {
+            "schemas": {},
+            "securitySchemes": {"ldApiKey": {"type": "apiKey", "in": "header", "name": "ld-api-key"}},
+        },
+        "security": [{"ldApiKey": []}],
+    }
+    for name, app in _function_apps():
+        schema = json.loads(app.get_openapi_json_schema(title="x"))  # type: ignore[attr-defined]
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                if method in document["paths"].get(path, {}):
+                    raise ValueError(f"{name}: {method.upper()} {path} is defined twice")
+                operation.setdefault("x-function", name)
+                document["paths"].setdefault(path, {})[method] = operation
+        document["components"]["schemas"].update(schema.get("components", {}).get("schemas", {}))
+    return document
+
+
+def main() -> int:
+    text = json.dumps(build(), indent=2, sort_keys=True) + "\n"
+    if "--check" in sys.argv:
+        return 0 if TARGET.exists() and TARGET.read_text() == text else 1
+    Path(TARGET).write_text(text)
+    print(f"wrote {TARGET.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
