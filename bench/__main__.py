@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import audit_paths, cold_start
+from bench import account_paths, audit_paths, cold_start
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--samples", type=int, default=9, help="fresh interpreters per function (default 9)")
     parser.add_argument("--events", type=int, default=10_000, help="events ingested by the write path (default 10000)")
-    parser.add_argument("--only", choices=["cold-start", "audit"], help="run one table")
+    parser.add_argument("--only", choices=["cold-start", "audit", "accounts"], help="run one table")
     args = parser.parse_args()
 
     ok = True
@@ -22,6 +22,10 @@ def main() -> int:
         ok = ok and passed
     if args.only in (None, "audit"):
         table, passed = audit_paths.report(audit_paths.measure(events=args.events))
+        print(table, end="\n\n", flush=True)
+        ok = ok and passed
+    if args.only in (None, "accounts"):
+        table, passed = audit_paths.report(account_paths.measure(), title="Account routes, warm (moto in-process)")
         print(table, flush=True)
         ok = ok and passed
     return 0 if ok else 1

@@ -336,11 +336,13 @@ def _read_path(runtime: Runtime, tenant_id: int, counter: CallCounter) -> list[R
     ]
 
 
-def report(rows: list[Row]) -> tuple[str, bool]:
+def report(
+    rows: list[Row], title: str = "Audit log write and read paths (moto in-process, one warm container)"
+) -> tuple[str, bool]:
     widths = [max(len(row.cells()[i]) for row in rows) for i in range(3)]
     header = ("figure", "measured", "compared with", "ok")
     widths = [max(w, len(h)) for w, h in zip(widths, header, strict=False)]
-    lines = ["Audit log write and read paths (moto in-process, one warm container)"]
+    lines = [title]
     for cells in [header, *(row.cells() for row in rows)]:
         lines.append(
             "  ".join(cell.ljust(width) for cell, width in zip(cells[:3], widths, strict=True)) + "  " + cells[3]

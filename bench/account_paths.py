@@ -1,0 +1,155 @@
+"""AWS calls per request of the account routes, each in a warm container (moto in-process).
+
+Targets (accounts issue): a read is one data query plus one access-log put plus
+at most one KMS call; a mutation is one transaction plus at most one KMS call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from moto import mock_aws
+
+from bench.audit_paths import REGION, CallCounter, Row, _clients, _env
+from localcloud.provision import provision
+from localcloud.runtime import Runtime
+
+
+def _event(
+    method: str,
+    path: str,
+    resource: str,
+    params: dict[str, str] | None,
+    user_id: int,
+    roles: dict[str, str],
+    body: Any = None,
+) -> dict[str, Any]:
+    return {
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": {"User-Agent": "bench", "Content-Type": "application/json"},
+        "multiValueHeaders": {},
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": params,
+        "stageVariables": None,
+        "body": json.dumps(body) if body is not None else None,
+        "isBase64Encoded": False,
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "path": path,
+            "stage": "bench",
+            "identity": {"sourceIp": "192.0.2.1", "userAgent": "bench"},
+            "authorizer": {
+                "principalId": str(user_id),
+                "user_id": str(user_id),
+                "key_id": "bench",
+                "roles": json.dumps(roles),
+            },
+        },
+    }
+
+
+def _kind(calls: Counter[str]) -> tuple[int, int, int, str]:
+    kms = sum(n for name, n in calls.items() if name.startswith("kms:"))
+    transactions = calls["dynamodb:TransactWriteItems"]
+    data = sum(n for name, n in calls.items() if name.startswith("dynamodb:"))
+    detail = ", ".join(f"{name} x{n}" for name, n in sorted(calls.items()))
+    return data, transactions, kms, detail
+
+
+def measure(members: int = 50) -> list[Row]:
+    os.environ.update(
+        {
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "bench",
+            "AWS_SECRET_ACCESS_KEY": "bench",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+        }
+    )
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    counter = CallCounter()
+    rows: list[Row] = []
+    with mock_aws():
+        from audit_service import container
+        from audit_service.domain.models import Plan
+        from audit_service.domain.permissions import Role
+
+        stack = provision(_clients, stack_name="bench", region=REGION)
+        restore = _env(stack)
+        container.reset()
+        try:
+            accounts = container.accounts()
+            tenant = accounts.create_tenant("Bench", Plan.PRO)
+            owner = accounts.create_user("Bench Owner", "owner@bench.example")
+            accounts.add_member(tenant.id, owner.id, Role.OWNER)
+            for n in range(members - 1):
+                person = accounts.create_user(f"Member {n}", f"member{n}@bench.example")
+                accounts.add_member(tenant.id, person.id, Role.MEMBER)
+            runtime = Runtime(stack)
+            roles = {str(tenant.id): "owner"}
+            tid = str(tenant.id)
+            cases: list[tuple[str, str, Callable[[], dict[str, Any]]]] = [
+                (
+                    "read: profile",
+                    "GetOwnProfileFunction",
+                    lambda: _event("GET", "/users/me", "/users/me", None, owner.id, roles),
+                ),
+                (
+                    f"read: member listing of {members}",
+                    "ListTenantMembersFunction",
+                    lambda: _event(
+                        "GET",
+                        f"/tenants/{tid}/members",
+                        "/tenants/{tenant_id}/members",
+                        {"tenant_id": tid},
+                        owner.id,
+                        roles,
+                    ),
+                ),
+                (
+                    "mutation: invitation create",
+                    "CreateInvitationFunction",
+                    lambda: _event(
+                        "POST",
+                        f"/tenants/{tid}/invitations",
+                        "/tenants/{tenant_id}/invitations",
+                        {"tenant_id": tid},
+                        owner.id,
+                        roles,
+                        {"email": f"{uuid.uuid4().hex[:8]}@bench.example", "role": "member"},
+                    ),
+                ),
+            ]
+            for figure, function, event in cases:
+                runtime.invoke(function, event())  # warm: imports, clients, data keys, plan cache
+                with counter.counting() as calls:
+                    response = runtime.invoke(function, event())
+                assert response["statusCode"] in (200, 201), response
+                data, transactions, kms, detail = _kind(calls)
+                if figure.startswith("read"):
+                    ok = calls["dynamodb:PutItem"] == 1 and data == 2 and kms <= 1
+                    target = "1 query + 1 access-log put, KMS <= 1"
+                else:
+                    ok = transactions == 1 and data == 1 and kms <= 1
+                    target = "1 transaction, KMS <= 1"
+                rows.append(
+                    Row(
+                        f"{figure}: AWS calls (KMS)",
+                        f"{sum(calls.values())} ({kms})",
+                        f"target {target} [{detail}]",
+                        ok,
+                    )
+                )
+        finally:
+            restore()
+            container.reset()
+    return rows
