@@ -63,6 +63,11 @@ PERSONAL_VALUES = (
     "pytest-client/1.0",
     "terraform/1.9",
     "laserdata-console/2.14",
+    "Max Mustermann",
+    "max.m@example.org",
+    "gh-98765",
+    "new.auditor@example.com",
+    "Europe/Warsaw",
 )
 
 
