@@ -293,6 +293,37 @@ class Provisioner:
             s3.put_object_lock_configuration(Bucket=name, ObjectLockConfiguration=props["ObjectLockConfiguration"])
         if "VersioningConfiguration" in props:
             s3.put_bucket_versioning(Bucket=name, VersioningConfiguration=props["VersioningConfiguration"])
+        if "BucketEncryption" in props:
+            rules = [
+                {
+                    "ApplyServerSideEncryptionByDefault": {
+                        "SSEAlgorithm": rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"],
+                        **(
+                            {"KMSMasterKeyID": rule["ServerSideEncryptionByDefault"]["KMSMasterKeyID"]}
+                            if "KMSMasterKeyID" in rule["ServerSideEncryptionByDefault"]
+                            else {}
+                        ),
+                    },
+                    "BucketKeyEnabled": bool(rule.get("BucketKeyEnabled", False)),
+                }
+                for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+            ]
+            s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": rules})
+        if "PublicAccessBlockConfiguration" in props:
+            s3.put_public_access_block(
+                Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+            )
+        if "LifecycleConfiguration" in props:
+            rules = [
+                {
+                    "ID": rule["Id"],
+                    "Status": rule["Status"],
+                    "Filter": {"Prefix": rule.get("Prefix", "")},
+                    "Expiration": {"Days": int(rule["ExpirationInDays"])},
+                }
+                for rule in props["LifecycleConfiguration"]["Rules"]
+            ]
+            s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
         self._set(logical_id, name, Arn=f"arn:aws:s3:::{name}", DomainName=f"{name}.s3.amazonaws.com")
 
     def _layer(self, logical_id: str, props: dict[str, Any]) -> None:

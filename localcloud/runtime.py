@@ -128,6 +128,9 @@ def install_lambda_invoker(runtime: Runtime) -> None:
     """Make moto's Lambda Invoke call the function in-process instead of in Docker."""
     from moto.awslambda import models
 
+    from localcloud import moto_fixes
+
+    moto_fixes.install()  # so that state machines can run more than once
     _RUNTIMES.append(runtime)
     if getattr(models.LambdaFunction, "_localcloud_patched", False):
         return

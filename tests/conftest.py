@@ -68,6 +68,8 @@ PERSONAL_VALUES = (
     "gh-98765",
     "new.auditor@example.com",
     "Europe/Warsaw",
+    "Grace Again",
+    "leaving@example.com",
 )
 
 

@@ -219,6 +219,47 @@ def test_event_put_through_the_aws_cli_is_served_within_two_seconds(cloud: dict[
     assert record["author"] == detail["author"] and record["deployment"] == detail["deployment"]
 
 
+def _send(cloud: dict[str, Any], method: str, path: str, key: str, body: Any) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        cloud["api_url"] + path,
+        method=method,
+        data=json.dumps(body).encode(),
+        headers={"ld-api-key": key, "Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_export_and_erasure_run_through_the_state_machines(cloud: dict[str, Any]) -> None:
+    status, document = _get(cloud, "/account/export", _user(cloud, "auditor")["api_key"])
+    assert status == 200, document
+    assert document["profile"]["name"] == _user(cloud, "auditor")["name"]
+    assert {m["role"] for m in document["memberships"]} == {"auditor"}
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+
+    def admin(*args: str) -> dict[str, Any]:
+        done = subprocess.run(
+            [sys.executable, "-m", "audit_service.admin", "--local", str(cloud["state"]), *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return dict(json.loads(done.stdout))
+
+    leaving = admin("user", "create", "--name", "Leaving User", "--email", "leaving@example.com")["user"]
+    secret = admin("key", "create", "--user", str(leaving["id"]))["secret"]
+    status, erased = _send(cloud, "POST", "/account/erasure", secret, {"confirm": "erase my account"})
+    assert status == 200 and erased["status"] == "succeeded", erased
+    assert admin("user", "find", "--email", "leaving@example.com")["user"] is None
+
+
 def test_ctrl_c_stops_cleanly(cloud: dict[str, Any]) -> None:
     process: subprocess.Popen[str] = cloud["process"]
     process.send_signal(signal.SIGINT)

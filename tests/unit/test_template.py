@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -40,7 +41,10 @@ def _referenced(resource: Any) -> str | None:
         return str(resource["Fn::GetAtt"][0])
     if isinstance(resource, dict) and "Fn::Sub" in resource:
         text = resource["Fn::Sub"] if isinstance(resource["Fn::Sub"], str) else resource["Fn::Sub"][0]
-        return text.split("${", 1)[1].split(".", 1)[0] if "${" in text else None
+        names = [m.split(".", 1)[0] for m in re.findall(r"\$\{([^}]+)\}", text) if not m.startswith("AWS::")]
+        return names[0] if names else None
+    if isinstance(resource, dict) and "Ref" in resource:
+        return str(resource["Ref"])
     return None
 
 

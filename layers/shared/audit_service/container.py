@@ -9,7 +9,7 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
-from audit_service.aws import botocore_session, client
+from audit_service.aws import client, reset_clients
 from audit_service.config import get_settings
 from audit_service.dal.accounts import AccountsRepository
 
@@ -18,16 +18,19 @@ if TYPE_CHECKING:
     from audit_service.crypto.hashing import BlindIndex
     from audit_service.dal.log_records import LogRecordStore
     from audit_service.dal.members import MembersRepository
+    from audit_service.dal.users import UsersRepository
     from audit_service.services.access_log import AccessLog
     from audit_service.services.accounts import Accounts
     from audit_service.services.audit_log import AuditLog
     from audit_service.services.auth import Authenticator
     from audit_service.services.changes import ChangeRecorder
+    from audit_service.services.gdpr import AccountErasure, AccountExport, AuditRecords
     from audit_service.services.invitations import Invitations
     from audit_service.services.members import Members
     from audit_service.services.my_account import MyAccount
     from audit_service.services.security import SecurityEvents
     from audit_service.services.tenants import TenantDirectory
+    from audit_service.services.workflows import Workflows
 
 
 @cache
@@ -46,9 +49,10 @@ def envelope() -> Envelope:
     from audit_service.crypto.envelope import Envelope
 
     settings = get_settings()
-    return Envelope(
-        settings.data_key_arn, cache_seconds=settings.data_key_cache_seconds, botocore_session=botocore_session()
-    )
+    # The Encryption SDK gets a botocore session of its own: it wraps the session
+    # it is given in a boto3.Session, which registers boto3's handlers on it a
+    # second time (S3 clients made from a shared session then fail to build).
+    return Envelope(settings.data_key_arn, cache_seconds=settings.data_key_cache_seconds)
 
 
 @cache
@@ -155,18 +159,76 @@ def invitations() -> Invitations:
 
 @cache
 def my_account() -> MyAccount:
-    from audit_service.dal.users import UsersRepository
     from audit_service.services.my_account import MyAccount
 
-    settings = get_settings()
     return MyAccount(
-        UsersRepository(client("dynamodb"), users_table=settings.users_table, tenants_table=settings.tenants_table),
+        users_repository(),
         accounts_repository(),
         envelope(),
         blind_index(),
         changes=change_recorder(),
         members=members(),
     )
+
+
+@cache
+def users_repository() -> UsersRepository:
+    from audit_service.dal.users import UsersRepository
+
+    settings = get_settings()
+    return UsersRepository(client("dynamodb"), users_table=settings.users_table, tenants_table=settings.tenants_table)
+
+
+@cache
+def workflow_audit_records() -> AuditRecords:
+    from audit_service.services.gdpr import AuditRecords
+
+    return AuditRecords(
+        audit_log(),
+        log_record_store(),
+        tenant_directory(),
+        platform_retention_days=get_settings().platform_retention_days,
+    )
+
+
+@cache
+def account_export() -> AccountExport:
+    from audit_service.services.gdpr import AccountExport
+
+    bucket = get_settings().exports_bucket
+    if not bucket:
+        raise RuntimeError("EXPORTS_BUCKET is not configured")
+    return AccountExport(
+        my_account(),
+        accounts_repository(),
+        users_repository(),
+        invitations(),
+        s3=client("s3"),
+        bucket=bucket,
+        audit=workflow_audit_records(),
+    )
+
+
+@cache
+def account_erasure() -> AccountErasure:
+    from audit_service.dal.invitations import InvitationsRepository
+    from audit_service.services.gdpr import AccountErasure
+
+    return AccountErasure(
+        users_repository(),
+        accounts_repository(),
+        members_repository(),
+        InvitationsRepository(client("dynamodb"), tenants_table=get_settings().tenants_table),
+        my_account(),
+        audit=workflow_audit_records(),
+    )
+
+
+@cache
+def workflows() -> Workflows:
+    from audit_service.services.workflows import Workflows
+
+    return Workflows(client("stepfunctions"))
 
 
 @cache
@@ -195,9 +257,13 @@ def reset() -> None:
         members,
         invitations,
         my_account,
+        users_repository,
+        workflow_audit_records,
+        account_export,
+        account_erasure,
+        workflows,
         accounts,
     ):
         factory.cache_clear()
     get_settings.cache_clear()
-    client.cache_clear()
-    botocore_session.cache_clear()
+    reset_clients()

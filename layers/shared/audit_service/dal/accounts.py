@@ -258,6 +258,19 @@ class AccountsRepository:
                 raise NotFound("no such active API key") from error
             raise
 
+    def delete_api_key(self, key_hash: str) -> None:
+        """Remove a key for good (account erasure); removing a removed key is fine."""
+        self._db.delete_item(TableName=self._api_keys, Key={"pk": {"S": key_hash}})
+
+    def owner_count(self, tenant_id: int) -> int:
+        response = self._db.get_item(
+            TableName=self._tenants,
+            Key=key(str(tenant_id), "TENANT"),
+            ConsistentRead=True,
+            ProjectionExpression="owners",
+        )
+        return int(response.get("Item", {}).get("owners", {}).get("N", "0"))
+
     def list_api_keys(self, user_id: int) -> list[ApiKey]:
         response = self._db.query(
             TableName=self._api_keys,

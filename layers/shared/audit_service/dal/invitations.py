@@ -119,6 +119,10 @@ class InvitationsRepository:
         )
         return [_invitation(from_item(item)) for item in response["Items"]]
 
+    def delete(self, invitation: InvitationItem) -> None:
+        """Remove an invitation and the email it carries (account erasure); idempotent."""
+        self._db.delete_item(TableName=self._tenants, Key=key(str(invitation.tenant_id), invitation.sk))
+
     def settle(self, invitation: InvitationItem, status: str, *, now: datetime) -> dict[str, Any]:
         """The transaction entry that moves a pending, unexpired invitation to ``status``."""
         return {

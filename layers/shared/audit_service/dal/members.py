@@ -192,7 +192,8 @@ class MembersRepository:
         items.append(audit_record)
         self._transact(items, member)
 
-    def remove(self, member: MemberItem, *, audit_record: dict[str, Any]) -> None:
+    def remove(self, member: MemberItem, *, audit_record: dict[str, Any] | None) -> None:
+        """Remove a membership; ``audit_record`` None only for account erasure, which audits on its own."""
         tenant, user = str(member.tenant_id), str(member.user_id)
         items: list[dict[str, Any]] = [
             {
@@ -207,7 +208,8 @@ class MembersRepository:
         ]
         if member.role is Role.OWNER:
             items.append(self._owners_minus_one(tenant))
-        items.append(audit_record)
+        if audit_record is not None:
+            items.append(audit_record)
         self._transact(items, member)
 
     def _owners_minus_one(self, tenant: str) -> dict[str, Any]:

@@ -65,6 +65,10 @@ class UsersRepository:
                 return found
             arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
+    def delete(self, pk: str, sk: str) -> None:
+        """Remove one item; removing what is already gone is fine (erasure steps are re-run)."""
+        self._db.delete_item(TableName=self._users, Key=key(pk, sk))
+
     # ------------------------------------------------------------------ building blocks
     def put_entry(self, user_id: int, sk: str, values: dict[str, Any], *, new: bool) -> dict[str, Any]:
         item = to_item({"pk": str(user_id), "sk": sk, **values})

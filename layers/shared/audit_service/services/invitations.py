@@ -103,6 +103,13 @@ class Invitations:
         items = sorted(self._repo.list_invitations(tenant_id), key=lambda item: item.created_at, reverse=True)
         return [self._view(item) for item in items]
 
+    def addressed_to_user(self, user_id: int) -> list[dict[str, Any]]:
+        """Invitations addressed to the user's email, in any tenant (found by its blind-index hash)."""
+        profile = self._accounts.get_user_item(user_id)
+        if profile is None:
+            return []
+        return [self._view(item) for item in self._repo.addressed_to(profile["email_hash"])]
+
     def get(self, tenant_id: int, invitation_id: str) -> dict[str, Any]:
         return self._view(self._existing(tenant_id, invitation_id))
 

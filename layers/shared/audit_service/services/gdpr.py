@@ -1,0 +1,265 @@
+"""GDPR: export every personal datum of a user, and erase the account.
+
+Both run as Step Functions workflows (``statemachines/``) whose Lambda tasks
+call the steps below. Every step is idempotent: a retried or re-run step ends
+in the same state, so an erasure interrupted halfway and run again finishes the
+job. Audit logs, access logs and security events are kept (legitimate interest).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+from audit_service.dal.accounts import AccountsRepository
+from audit_service.dal.invitations import PENDING, InvitationsRepository
+from audit_service.dal.log_records import LogRecordStore
+from audit_service.dal.members import LastOwner, MembersRepository
+from audit_service.dal.users import UsersRepository
+from audit_service.domain.audit import AuditEvent, Ref
+from audit_service.domain.errors import Conflict, InvalidInput, NotFound
+from audit_service.domain.models import iso_utc, utc_now
+from audit_service.domain.permissions import Role
+from audit_service.services.audit_log import AuditLog
+from audit_service.services.invitations import Invitations
+from audit_service.services.my_account import MyAccount
+from audit_service.services.tenants import TenantDirectory
+
+EXPORT_CATEGORIES = ("profile", "identities", "sessions", "memberships", "invitations", "settings")
+ERASURE_STEPS = ("record", "identities", "sessions", "api_keys", "invitations", "settings", "memberships", "profile")
+
+
+def export_key(user_id: int, export_id: str) -> str:
+    return f"exports/{user_id}/{export_id}.json"
+
+
+class AccountExport:
+    def __init__(
+        self,
+        my_account: MyAccount,
+        accounts: AccountsRepository,
+        users: UsersRepository,
+        invitations: Invitations,
+        *,
+        s3: Any,
+        bucket: str,
+        audit: AuditRecords,
+    ) -> None:
+        self._my_account = my_account
+        self._accounts = accounts
+        self._users = users
+        self._invitations = invitations
+        self._s3 = s3
+        self._bucket = bucket
+        self._audit = audit
+
+    def collect(self, user_id: int, category: str) -> Any:
+        """One category of the user's personal data, decrypted."""
+        profile = self._my_account.profile(user_id)  # NotFound for an erased or unknown user
+        if category == "profile":
+            return profile
+        if category == "identities":
+            return self._my_account.identities(user_id)
+        if category == "sessions":
+            return [s for s in self._my_account.sessions(user_id) if s["status"] == "active"]
+        if category == "settings":
+            return self._my_account.settings(user_id)
+        if category == "memberships":
+            memberships = []
+            for item in self._users.items(user_id, "MEMBERSHIP#"):
+                tenant = self._accounts.get_tenant(int(item.attributes["tenant_id"]))
+                memberships.append(
+                    {
+                        "tenant": {"id": int(item.attributes["tenant_id"]), "name": tenant.name if tenant else None},
+                        "role": item.attributes["role"],
+                        "joined_at": item.attributes["created_at"],
+                    }
+                )
+            return memberships
+        if category == "invitations":
+            return [i for i in self._invitations.addressed_to_user(user_id) if i["status"] == PENDING]
+        raise InvalidInput(f"unknown export category {category!r}")
+
+    def assemble(self, user_id: int, export_id: str, parts: list[dict[str, Any]]) -> dict[str, Any]:
+        document: dict[str, Any] = {"user_id": user_id, "export_id": export_id, "exported_at": iso_utc(utc_now())}
+        for part in parts:
+            document.update(part)
+        missing = [c for c in EXPORT_CATEGORIES if c not in document]
+        if missing:
+            raise InvalidInput(f"export parts missing: {', '.join(missing)}")
+        key = export_key(user_id, export_id)
+        self._s3.put_object(
+            Bucket=self._bucket,
+            Key=key,
+            Body=json.dumps(document).encode(),
+            ContentType="application/json",
+            ServerSideEncryption="aws:kms",
+        )
+        self._audit.user_level(
+            user_id,
+            document["profile"]["name"],
+            "account_exported",
+            event_id=f"export-{export_id}",
+            current={"export_id": export_id},
+        )
+        return {"bucket": self._bucket, "key": key}
+
+    def document(self, user_id: int, export_id: str) -> dict[str, Any] | None:
+        try:
+            body = self._s3.get_object(Bucket=self._bucket, Key=export_key(user_id, export_id))["Body"].read()
+        except self._s3.exceptions.NoSuchKey:
+            return None
+        document: dict[str, Any] = json.loads(body)
+        return document
+
+
+class AuditRecords:
+    """Audit records with ids derived from the workflow, so a retried step writes each once."""
+
+    def __init__(
+        self, audit_log: AuditLog, records: LogRecordStore, tenants: TenantDirectory, *, platform_retention_days: int
+    ) -> None:
+        self._audit_log = audit_log
+        self._records = records
+        self._tenants = tenants
+        self._platform_days = platform_retention_days
+
+    def user_level(self, user_id: int, name: str, event_type: str, *, event_id: str, current: dict[str, Any]) -> None:
+        self._put(None, user_id, name, event_type, event_id=event_id, current=current)
+
+    def in_tenant(
+        self, tenant_id: int, user_id: int, name: str, event_type: str, *, event_id: str, current: dict[str, Any]
+    ) -> None:
+        self._put(tenant_id, user_id, name, event_type, event_id=event_id, current=current)
+
+    def _put(
+        self, tenant_id: int | None, user_id: int, name: str, event_type: str, *, event_id: str, current: dict[str, Any]
+    ) -> None:
+        plan = self._tenants.plan_of(tenant_id) if tenant_id is not None else None
+        days = plan.retention_days if plan is not None else self._platform_days
+        event = AuditEvent(
+            event_id=event_id,
+            type=event_type,
+            tenant_id=tenant_id,
+            author=Ref(id=user_id, name=name),
+            current=current,
+            occurred_at=utc_now(),
+        )
+        with contextlib.suppress(Conflict):  # written by an earlier attempt of the same step
+            self._records.put(self._audit_log.build(event, days))
+
+
+class AccountErasure:
+    def __init__(
+        self,
+        users: UsersRepository,
+        accounts: AccountsRepository,
+        members: MembersRepository,
+        invitations: InvitationsRepository,
+        my_account: MyAccount,
+        *,
+        audit: AuditRecords,
+    ) -> None:
+        self._users = users
+        self._accounts = accounts
+        self._members = members
+        self._invitations = invitations
+        self._my_account = my_account
+        self._audit = audit
+
+    def check(self, user_id: int) -> None:
+        """Refuse to start while the user is the last owner of a tenant."""
+        for tenant_id, role in self._accounts.roles_of(user_id).items():
+            if role is Role.OWNER and self._accounts.owner_count(tenant_id) <= 1:
+                raise LastOwner(f"you are the last owner of tenant {tenant_id}: transfer ownership first")
+
+    def step(self, user_id: int, erasure_id: str, step: str) -> dict[str, Any]:
+        """Run one step; returns how many items it removed (0 when an earlier attempt already did)."""
+        if step not in ERASURE_STEPS:
+            raise InvalidInput(f"unknown erasure step {step!r}")
+        handler = getattr(self, f"_erase_{step}")
+        removed: int = handler(user_id, erasure_id)
+        return {"step": step, "removed": removed}
+
+    def _erase_record(self, user_id: int, erasure_id: str) -> int:
+        try:
+            name = self._my_account.profile(user_id)["name"]
+        except NotFound:
+            return 0  # the profile is already gone: an earlier run got past this step
+        tenants = self._accounts.roles_of(user_id)
+        for tenant_id in tenants:
+            self._audit.in_tenant(
+                tenant_id,
+                user_id,
+                name,
+                "account_erased",
+                event_id=f"erasure-{erasure_id}",
+                current={"user_id": user_id, "erasure_id": erasure_id},
+            )
+        self._audit.user_level(
+            user_id,
+            name,
+            "account_erased",
+            event_id=f"erasure-{erasure_id}",
+            current={"user_id": user_id, "erasure_id": erasure_id},
+        )
+        return len(tenants)
+
+    def _erase_identities(self, user_id: int, _erasure_id: str) -> int:
+        items = self._users.items(user_id, "IDENTITY#")
+        for item in items:
+            self._users.delete(f"identity#{item.attributes['provider']}#{item.attributes['lookup']}", "IDENTITY")
+            self._users.delete(str(user_id), item.sk)
+        return len(items)
+
+    def _erase_prefix(self, user_id: int, prefix: str) -> int:
+        items = self._users.items(user_id, prefix)
+        for item in items:
+            self._users.delete(str(user_id), item.sk)
+        return len(items)
+
+    def _erase_sessions(self, user_id: int, _erasure_id: str) -> int:
+        return self._erase_prefix(user_id, "SESSION#")
+
+    def _erase_settings(self, user_id: int, _erasure_id: str) -> int:
+        return self._erase_prefix(user_id, "SETTINGS")
+
+    def _erase_api_keys(self, user_id: int, _erasure_id: str) -> int:
+        keys = self._accounts.list_api_keys(user_id)
+        for api_key in keys:
+            self._accounts.delete_api_key(api_key.key_hash)
+        return len(keys)
+
+    def _erase_invitations(self, user_id: int, _erasure_id: str) -> int:
+        profile = self._accounts.get_user_item(user_id)
+        if profile is None:
+            return 0
+        pending = [i for i in self._invitations.addressed_to(profile["email_hash"]) if i.status == PENDING]
+        for invitation in pending:
+            self._invitations.delete(invitation)
+        return len(pending)
+
+    def _erase_memberships(self, user_id: int, _erasure_id: str) -> int:
+        removed = 0
+        for tenant_id in self._accounts.roles_of(user_id):
+            member = self._members.get_many(tenant_id, {user_id}).get(user_id)
+            if member is not None:
+                self._members.remove(member, audit_record=None)
+            else:
+                self._users.delete(str(user_id), f"MEMBERSHIP#{tenant_id}")
+            removed += 1
+        return removed
+
+    def _erase_profile(self, user_id: int, _erasure_id: str) -> int:
+        profile = self._accounts.get_user_item(user_id)
+        if profile is None:
+            return 0
+        self._users.delete(f"email#{profile['email_hash']}", "EMAIL")
+        self._users.delete(str(user_id), "PROFILE")
+        return 1
+
+
+def check_confirmation(text: str) -> None:
+    if text != "erase my account":
+        raise InvalidInput('to erase your account, send {"confirm": "erase my account"}')

@@ -1,0 +1,212 @@
+"""GDPR export and erasure, end to end through the routes and the real state machines on moto."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from audit_service import container
+from audit_service.domain.models import Plan
+from audit_service.domain.permissions import Role
+from audit_service.services.gdpr import AccountErasure
+from localcloud.pollers import Pollers
+from localcloud.provision import Stack
+from localcloud.runtime import Runtime
+from tests.conftest import REGION, Api, clients, scan_all, user
+
+SUBJECT_EMAIL = "grace@navy.example"
+
+
+def call(api: Api, method: str, path: str, key: str, body: Any = None) -> tuple[int, Any]:
+    result = api.request(
+        method,
+        path,
+        key=key,
+        body=json.dumps(body).encode() if body is not None else b"",
+        headers={"Content-Type": "application/json"},
+    )
+    return result.status, json.loads(result.body) if result.body else None
+
+
+def recycle_authorizer(api: Api) -> None:
+    container.authenticator.cache_clear()
+    api.gateway.runtime.containers["AuthorizerFunction"].recycle()
+
+
+@pytest.fixture
+def subject(api: Api, stack: Stack, runtime: Runtime, demo: dict[str, Any]) -> dict[str, Any]:
+    """A user with data in every category, in two tenants, next to the demo users."""
+    accounts = container.accounts()
+    person = accounts.create_user("Grace Hopper", SUBJECT_EMAIL)
+    key = accounts.issue_api_key(person.id, "laptop")
+    first = demo["tenants"][0]["id"]
+    second = accounts.create_tenant("Navy", Plan.ENTERPRISE)
+    accounts.add_member(first, person.id, Role.AUDITOR)
+    accounts.add_member(second.id, person.id, Role.MEMBER)
+    secret = key.secret
+    call(api, "POST", "/users/me/identities", secret, {"provider": "github", "external_id": "gh-98765"})
+    call(api, "PATCH", "/users/me/settings", secret, {"timezone": "Europe/Warsaw"})
+    now = datetime.now(UTC)
+    for session_id in ("s-1", "s-2"):
+        clients("events").put_events(
+            Entries=[
+                {
+                    "Source": "laserdata.signin",
+                    "DetailType": "Session Started",
+                    "EventBusName": stack.ref("AuditEventBus"),
+                    "Detail": json.dumps(
+                        {
+                            "session_id": session_id,
+                            "user_id": person.id,
+                            "provider": "github",
+                            "source_ip": "198.51.100.23",
+                            "user_agent": "laserdata-console/2.14",
+                            "started_at": now.isoformat(),
+                            "expires_at": (now + timedelta(hours=8)).isoformat(),
+                        }
+                    ),
+                }
+            ]
+        )
+    Pollers(stack.mappings, runtime, clients, REGION).drain()
+    owner = user(demo, "owner")
+    status, invitation = call(
+        api, "POST", f"/tenants/{first}/invitations", owner["api_key"], {"email": SUBJECT_EMAIL, "role": "admin"}
+    )
+    assert status == 201
+    return {
+        "id": person.id,
+        "api_key": secret,
+        "key_id": key.key.key_id,
+        "tenants": [first, second.id],
+        "invitation": invitation,
+    }
+
+
+def test_export_holds_all_the_users_data_and_nothing_else(
+    api: Api, subject: dict[str, Any], demo: dict[str, Any]
+) -> None:
+    status, document = call(api, "GET", "/account/export", subject["api_key"])
+
+    assert status == 200, document
+    assert document["user_id"] == subject["id"]
+    assert document["profile"]["name"] == "Grace Hopper" and document["profile"]["email"] == SUBJECT_EMAIL
+    assert [(i["provider"], i["external_id"]) for i in document["identities"]] == [("github", "gh-98765")]
+    assert sorted(s["id"] for s in document["sessions"]) == ["s-1", "s-2"]
+    assert all(s["source_ip"] == "198.51.100.23" for s in document["sessions"])
+    assert sorted((m["tenant"]["id"], m["role"]) for m in document["memberships"]) == sorted(
+        [(subject["tenants"][0], "auditor"), (subject["tenants"][1], "member")]
+    )
+    (invitation,) = document["invitations"]
+    assert invitation["id"] == subject["invitation"]["id"] and invitation["email"] == SUBJECT_EMAIL
+    assert document["settings"]["timezone"] == "Europe/Warsaw"
+    text = json.dumps(document)
+    for other in demo["users"]:
+        assert other["email"] not in text and other["api_key"] not in text
+    _, activity = call(api, "GET", "/audit/users/activity?type=account_exported", subject["api_key"])
+    assert activity["total"] == 1
+
+
+def test_an_export_belongs_to_its_user(api: Api, subject: dict[str, Any], demo: dict[str, Any]) -> None:
+    status, document = call(api, "GET", "/account/export", subject["api_key"])
+    assert status == 200
+    assert call(api, "GET", f"/account/exports/{document['export_id']}", subject["api_key"])[0] == 200
+    assert call(api, "GET", f"/account/exports/{document['export_id']}", user(demo, "member")["api_key"])[0] == 404
+
+
+def test_erasure_needs_confirmation_and_refuses_the_last_owner(
+    api: Api, subject: dict[str, Any], demo: dict[str, Any]
+) -> None:
+    assert call(api, "POST", "/account/erasure", subject["api_key"], {})[0] == 400
+    assert call(api, "POST", "/account/erasure", subject["api_key"], {"confirm": "yes"})[0] == 400
+    status, body = call(
+        api, "POST", "/account/erasure", user(demo, "owner")["api_key"], {"confirm": "erase my account"}
+    )
+    assert status == 409 and "last owner" in body["error"]["message"]
+
+
+def user_items(stack: Stack, user_id: int) -> list[dict[str, Any]]:
+    mine = []
+    for item in scan_all(stack):
+        values = json.dumps(item, default=str)
+        if (
+            item["pk"]["S"] == str(user_id)
+            or f'MEMBER#{user_id}"' in values
+            or item.get("user_id", {}).get("S") == str(user_id)
+        ):
+            mine.append(item)
+    return mine
+
+
+def assert_fully_erased(api: Api, stack: Stack, subject: dict[str, Any]) -> None:
+    assert user_items(stack, subject["id"]) == []
+    recycle_authorizer(api)
+    assert call(api, "GET", "/users/me", subject["api_key"])[0] == 401
+    assert container.accounts().find_user_by_email(SUBJECT_EMAIL) is None
+    tenant_items = json.dumps(
+        [i for i in scan_all(stack) if not i["pk"]["S"].endswith(("#audit", "#access", "#security"))], default=str
+    )
+    assert subject["invitation"]["id"] not in tenant_items
+
+
+def test_erasure_removes_everything_and_keeps_the_audit_log(
+    api: Api, stack: Stack, subject: dict[str, Any], demo: dict[str, Any]
+) -> None:
+    first = subject["tenants"][0]
+    owner = user(demo, "owner")
+    _, before = call(api, "GET", f"/audit/tenants/{first}?results=100", owner["api_key"])
+
+    status, body = call(api, "POST", "/account/erasure", subject["api_key"], {"confirm": "erase my account"})
+
+    assert status == 200 and body["status"] == "succeeded", body
+    assert_fully_erased(api, stack, subject)
+    _, after = call(api, "GET", f"/audit/tenants/{first}?results=100", owner["api_key"])
+    assert after["total"] == before["total"] + 1  # every earlier record kept, and still decrypts
+    assert after["data"][0]["type"] == "account_erased" and after["data"][0]["author"]["id"] == subject["id"]
+    assert [r["id"] for r in after["data"][1:]] == [r["id"] for r in before["data"]]
+    second_log = container.audit_log().tenant_page(
+        subject["tenants"][1], __import__("audit_service.services.pagination", fromlist=["PageRequest"]).PageRequest()
+    )
+    assert [r["type"] for r in second_log.data] == ["account_erased"]
+    _, members = call(api, "GET", f"/tenants/{first}/members", owner["api_key"])
+    assert subject["id"] not in [m["user"]["id"] for m in members["data"]]
+    # The same email can open a new account; the old export is impossible.
+    assert container.accounts().create_user("Grace Again", SUBJECT_EMAIL).id != subject["id"]
+    with pytest.raises(Exception, match="does not exist"):
+        container.account_export().collect(subject["id"], "profile")
+
+
+def test_an_interrupted_erasure_finishes_when_run_again(
+    api: Api, stack: Stack, subject: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = AccountErasure._erase_memberships
+
+    def broken(self: AccountErasure, user_id: int, erasure_id: str) -> int:
+        raise RuntimeError("injected fault")
+
+    monkeypatch.setattr(AccountErasure, "_erase_memberships", broken)
+    status, first = call(api, "POST", "/account/erasure", subject["api_key"], {"confirm": "erase my account"})
+    assert status == 200 and first["status"] == "failed" and "injected fault" in first["reason"]
+    status, seen = call(api, "GET", f"/account/erasure/{first['erasure_id']}", subject["api_key"])
+    assert status == 200 and seen["status"] == "failed"
+    assert user_items(stack, subject["id"])  # halfway: memberships and profile still there
+
+    monkeypatch.setattr(AccountErasure, "_erase_memberships", original)
+    status, second = call(api, "POST", "/account/erasure", subject["api_key"], {"confirm": "erase my account"})
+
+    assert status == 200 and second["status"] == "succeeded", second
+    assert_fully_erased(api, stack, subject)
+    erased = [
+        r
+        for r in container.audit_log()
+        .tenant_page(
+            subject["tenants"][0],
+            __import__("audit_service.services.pagination", fromlist=["PageRequest"]).PageRequest(),
+        )
+        .data
+        if r["type"] == "account_erased"
+    ]
+    assert len(erased) == 2  # one per run: each run is its own erasure
