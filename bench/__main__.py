@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import account_paths, audit_paths, cold_start
+from bench import account_paths, audit_paths, cold_start, gdpr_paths
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--samples", type=int, default=9, help="fresh interpreters per function (default 9)")
     parser.add_argument("--events", type=int, default=10_000, help="events ingested by the write path (default 10000)")
-    parser.add_argument("--only", choices=["cold-start", "audit", "accounts"], help="run one table")
+    parser.add_argument("--only", choices=["cold-start", "audit", "accounts", "gdpr"], help="run one table")
     args = parser.parse_args()
 
     ok = True
@@ -26,6 +26,10 @@ def main() -> int:
         ok = ok and passed
     if args.only in (None, "accounts"):
         table, passed = audit_paths.report(account_paths.measure(), title="Account routes, warm (moto in-process)")
+        print(table, end="\n\n", flush=True)
+        ok = ok and passed
+    if args.only in (None, "gdpr"):
+        table, passed = audit_paths.report(gdpr_paths.measure(), title="GDPR workflows, local (moto, real ASL)")
         print(table, flush=True)
         ok = ok and passed
     return 0 if ok else 1
