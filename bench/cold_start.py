@@ -16,7 +16,7 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
-from localcloud.template import ROOT, function_properties, load
+from localcloud.template import ROOT, function_properties, load, placeholder_environment
 
 BASELINE = Path(__file__).resolve().parent / "baseline_function"
 LAYER = ROOT / "layers" / "shared"
@@ -37,17 +37,10 @@ print(time.perf_counter() - started)
 # Placeholder values for what the template's Globals set: module-level code
 # validates settings and creates clients, but makes no AWS call.
 ENVIRONMENT = {
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
+    **placeholder_environment(),
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",
     "POWERTOOLS_TRACE_DISABLED": "true",
-    "TENANTS_TABLE": "bench-tenants",
-    "USERS_TABLE": "bench-users",
-    "API_KEYS_TABLE": "bench-api-keys",
-    "AUDIT_LOG_TABLE": "bench-audit-log",
-    "DATA_KEY_ARN": "arn:aws:kms:us-east-1:123456789012:key/bench-data",
-    "BLIND_INDEX_KEY_ARN": "arn:aws:kms:us-east-1:123456789012:key/bench-mac",
 }
 
 

@@ -12,21 +12,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from localcloud.template import ROOT
+from localcloud.template import ROOT, placeholder_environment
 
 TARGET = ROOT / "functions" / "get_openapi_document" / "openapi.json"
-# Importing a function runs its module-level set-up, which validates settings
-# and creates clients (no AWS call): placeholder values are enough.
-_PLACEHOLDERS = {
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    "TENANTS_TABLE": "doc-tenants",
-    "USERS_TABLE": "doc-users",
-    "API_KEYS_TABLE": "doc-api-keys",
-    "AUDIT_LOG_TABLE": "doc-audit-log",
-    "DATA_KEY_ARN": "arn:aws:kms:us-east-1:123456789012:key/doc",
-    "BLIND_INDEX_KEY_ARN": "arn:aws:kms:us-east-1:123456789012:key/doc-mac",
-}
 
 
 def _function_apps() -> list[tuple[str, object]]:
@@ -61,7 +49,7 @@ def build() -> dict[str, Any]:
     the shared ``create_app()``, so the functions are taken from the template
     and their schemas merged here (paths must not collide).
     """
-    for name, value in _PLACEHOLDERS.items():
+    for name, value in placeholder_environment().items():
         os.environ.setdefault(name, value)
     document: dict[str, Any] = {
         "openapi": "3.1.0",

@@ -139,3 +139,26 @@ def parameter_defaults(template: Mapping[str, Any], overrides: Mapping[str, Any]
     if missing:
         raise ValueError(f"template parameters without a value: {', '.join(missing)}")
     return values
+
+
+def placeholder_environment(template: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """Stand-in values for what the template's Globals set on every function.
+
+    Importing a function runs its module-level set-up (settings validated,
+    clients created, no AWS call); the packaging tests, the cold-start benchmark
+    and the OpenAPI generator import functions outside any stack.
+    """
+    document = template if template is not None else load()
+    names = document.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    values = {
+        name: (
+            f"arn:aws:kms:us-east-1:123456789012:key/placeholder-{name.lower()}"
+            if name.endswith("_ARN")
+            else f"placeholder-{name.lower().replace('_', '-')}"
+        )
+        for name in names
+    }
+    numeric = {"AUTH_CACHE_TTL_SECONDS": "60", "PLATFORM_RETENTION_DAYS": "400", "POWERTOOLS_LOG_LEVEL": "INFO"}
+    values.update({name: value for name, value in numeric.items() if name in values})
+    values.update({"AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"})
+    return values

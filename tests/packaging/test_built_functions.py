@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from localcloud.template import load
+from localcloud.template import load, placeholder_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = ROOT / ".aws-sam" / "build"
@@ -25,17 +25,7 @@ FUNCTIONS = [name for name, r in load()["Resources"].items() if r["Type"] == "AW
 
 # What the template's Globals set, with placeholder values: imports create
 # clients and validate settings, but make no AWS call.
-SAMPLE_ENVIRONMENT = {
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_REGION": "us-east-1",
-    **{
-        name: f"arn:aws:kms:us-east-1:123456789012:key/{name.lower()}"
-        for name in ("DATA_KEY_ARN", "BLIND_INDEX_KEY_ARN")
-    },
-    **{
-        name: f"sample-{name.lower()}" for name in ("TENANTS_TABLE", "USERS_TABLE", "API_KEYS_TABLE", "AUDIT_LOG_TABLE")
-    },
-}
+SAMPLE_ENVIRONMENT = placeholder_environment()
 
 PROBE = """
 import json, sys
