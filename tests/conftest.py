@@ -70,6 +70,7 @@ PERSONAL_VALUES = (
     "Europe/Warsaw",
     "Grace Again",
     "leaving@example.com",
+    "new.comer@example.com",
 )
 
 

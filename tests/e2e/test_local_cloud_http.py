@@ -260,6 +260,45 @@ def test_export_and_erasure_run_through_the_state_machines(cloud: dict[str, Any]
     assert admin("user", "find", "--email", "leaving@example.com")["user"] is None
 
 
+def test_invitation_flow_over_http_is_audited(cloud: dict[str, Any]) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+
+    def admin(*args: str) -> dict[str, Any]:
+        done = subprocess.run(
+            [sys.executable, "-m", "audit_service.admin", "--local", str(cloud["state"]), *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        return dict(json.loads(done.stdout))
+
+    tenant_id = cloud["tenants"][0]["id"]
+    owner = _user(cloud, "owner")
+    newcomer = admin("user", "create", "--name", "New Comer", "--email", "new.comer@example.com")["user"]
+    newcomer_key = admin("key", "create", "--user", str(newcomer["id"]))["secret"]
+
+    status, invitation = _send(
+        cloud,
+        "POST",
+        f"/tenants/{tenant_id}/invitations",
+        owner["api_key"],
+        {"email": "new.comer@example.com", "role": "auditor"},
+    )
+    assert status == 201, invitation
+    status, joined = _send(
+        cloud, "POST", f"/tenants/{tenant_id}/invitations/{invitation['id']}/accept", newcomer_key, {}
+    )
+    assert status == 200 and joined["role"] == "auditor", joined
+
+    status, members = _get(cloud, f"/tenants/{tenant_id}/members", owner["api_key"])
+    assert status == 200 and newcomer["id"] in [m["user"]["id"] for m in members["data"]]
+    status, log = _get(cloud, f"/audit/tenants/{tenant_id}?type=member_added", owner["api_key"])
+    assert status == 200 and log["data"][0]["current"]["user_id"] == newcomer["id"]
+
+
 def test_ctrl_c_stops_cleanly(cloud: dict[str, Any]) -> None:
     process: subprocess.Popen[str] = cloud["process"]
     process.send_signal(signal.SIGINT)
