@@ -6,7 +6,6 @@ at most one KMS call; a mutation is one transaction plus at most one KMS call.
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from collections import Counter
@@ -16,44 +15,9 @@ from typing import Any
 from moto import mock_aws
 
 from bench.audit_paths import REGION, CallCounter, Row, _clients, _env
+from bench.events import api_event
 from localcloud.provision import provision
 from localcloud.runtime import Runtime
-
-
-def _event(
-    method: str,
-    path: str,
-    resource: str,
-    params: dict[str, str] | None,
-    user_id: int,
-    roles: dict[str, str],
-    body: Any = None,
-) -> dict[str, Any]:
-    return {
-        "resource": resource,
-        "path": path,
-        "httpMethod": method,
-        "headers": {"User-Agent": "bench", "Content-Type": "application/json"},
-        "multiValueHeaders": {},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": params,
-        "stageVariables": None,
-        "body": json.dumps(body) if body is not None else None,
-        "isBase64Encoded": False,
-        "requestContext": {
-            "requestId": str(uuid.uuid4()),
-            "path": path,
-            "stage": "bench",
-            "identity": {"sourceIp": "192.0.2.1", "userAgent": "bench"},
-            "authorizer": {
-                "principalId": str(user_id),
-                "user_id": str(user_id),
-                "key_id": "bench",
-                "roles": json.dumps(roles),
-            },
-        },
-    }
 
 
 def _kind(calls: Counter[str]) -> tuple[int, int, int, str]:
@@ -97,35 +61,36 @@ def measure(members: int = 50) -> list[Row]:
             runtime = Runtime(stack)
             roles = {str(tenant.id): "owner"}
             tid = str(tenant.id)
+            in_tenant = {"tenant_id": tid}
             cases: list[tuple[str, str, Callable[[], dict[str, Any]]]] = [
                 (
                     "read: profile",
                     "GetOwnProfileFunction",
-                    lambda: _event("GET", "/users/me", "/users/me", None, owner.id, roles),
+                    lambda: api_event("GET", "/users/me", user_id=owner.id, roles=roles),
                 ),
                 (
                     f"read: member listing of {members}",
                     "ListTenantMembersFunction",
-                    lambda: _event(
+                    lambda: api_event(
                         "GET",
                         f"/tenants/{tid}/members",
-                        "/tenants/{tenant_id}/members",
-                        {"tenant_id": tid},
-                        owner.id,
-                        roles,
+                        user_id=owner.id,
+                        roles=roles,
+                        resource="/tenants/{tenant_id}/members",
+                        path_parameters=in_tenant,
                     ),
                 ),
                 (
                     "mutation: invitation create",
                     "CreateInvitationFunction",
-                    lambda: _event(
+                    lambda: api_event(
                         "POST",
                         f"/tenants/{tid}/invitations",
-                        "/tenants/{tenant_id}/invitations",
-                        {"tenant_id": tid},
-                        owner.id,
-                        roles,
-                        {"email": f"{uuid.uuid4().hex[:8]}@bench.example", "role": "member"},
+                        user_id=owner.id,
+                        roles=roles,
+                        resource="/tenants/{tenant_id}/invitations",
+                        path_parameters=in_tenant,
+                        body={"email": f"{uuid.uuid4().hex[:8]}@bench.example", "role": "member"},
                     ),
                 ),
             ]

@@ -33,6 +33,7 @@ import boto3
 import botocore.client
 from moto import mock_aws
 
+from bench.events import api_event
 from localcloud.provision import Stack, provision
 from localcloud.runtime import Runtime
 
@@ -266,37 +267,17 @@ def measure(events: int = 10_000, batch: int = 100, baseline_puts: int = 2_000) 
     return rows
 
 
-def _api_event(path: str, query: dict[str, str], tenant_id: int, user_id: int) -> dict[str, Any]:
-    return {
-        "resource": "/audit/tenants/{tenant_id}",
-        "path": path,
-        "httpMethod": "GET",
-        "headers": {"User-Agent": "bench"},
-        "multiValueHeaders": {},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()},
-        "pathParameters": {"tenant_id": str(tenant_id)},
-        "stageVariables": None,
-        "body": None,
-        "isBase64Encoded": False,
-        "requestContext": {
-            "requestId": str(uuid.uuid4()),
-            "path": path,
-            "stage": "bench",
-            "identity": {"sourceIp": "192.0.2.1", "userAgent": "bench"},
-            "authorizer": {
-                "principalId": str(user_id),
-                "user_id": str(user_id),
-                "key_id": "bench",
-                "roles": json.dumps({str(tenant_id): "auditor"}),
-            },
-        },
-    }
-
-
 def _read_path(runtime: Runtime, tenant_id: int, counter: CallCounter) -> list[Row]:
     def page(query: dict[str, str]) -> tuple[dict[str, Any], Counter[str]]:
-        event = _api_event(f"/audit/tenants/{tenant_id}", query, tenant_id, 1)
+        event = api_event(
+            "GET",
+            f"/audit/tenants/{tenant_id}",
+            user_id=1,
+            roles={str(tenant_id): "auditor"},
+            resource="/audit/tenants/{tenant_id}",
+            path_parameters={"tenant_id": str(tenant_id)},
+            query=query,
+        )
         with counter.counting() as calls:
             response = runtime.invoke("ListTenantAuditEventsFunction", event)
         assert response["statusCode"] == 200, response

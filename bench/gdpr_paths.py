@@ -12,38 +12,14 @@ from __future__ import annotations
 import json
 import os
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from moto import mock_aws
 
 from bench.audit_paths import REGION, CallCounter, Row, _clients, _env
+from bench.events import api_event
 from localcloud.provision import provision
 from localcloud.runtime import Runtime, install_lambda_invoker
-
-
-def _event(method: str, path: str, user_id: int, body: Any = None) -> dict[str, Any]:
-    return {
-        "resource": path,
-        "path": path,
-        "httpMethod": method,
-        "headers": {"User-Agent": "bench", "Content-Type": "application/json"},
-        "multiValueHeaders": {},
-        "queryStringParameters": None,
-        "multiValueQueryStringParameters": None,
-        "pathParameters": None,
-        "stageVariables": None,
-        "body": json.dumps(body) if body is not None else None,
-        "isBase64Encoded": False,
-        "requestContext": {
-            "requestId": str(uuid.uuid4()),
-            "path": path,
-            "stage": "bench",
-            "identity": {"sourceIp": "192.0.2.1", "userAgent": "bench"},
-            "authorizer": {"principalId": str(user_id), "user_id": str(user_id), "key_id": "bench", "roles": "{}"},
-        },
-    }
 
 
 def measure() -> list[Row]:
@@ -107,11 +83,11 @@ def measure() -> list[Row]:
             install_lambda_invoker(runtime)
 
             for figure, function, event in (
-                ("export", "ExportAccountFunction", _event("GET", "/account/export", person.id)),
+                ("export", "ExportAccountFunction", api_event("GET", "/account/export", user_id=person.id)),
                 (
                     "erasure",
                     "EraseAccountFunction",
-                    _event("POST", "/account/erasure", person.id, {"confirm": "erase my account"}),
+                    api_event("POST", "/account/erasure", user_id=person.id, body={"confirm": "erase my account"}),
                 ),
             ):
                 with counter.counting() as calls:

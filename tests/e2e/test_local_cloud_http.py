@@ -77,6 +77,21 @@ def _get(cloud: dict[str, Any], path: str, key: str | None) -> tuple[int, Any]:
         return error.code, json.loads(error.read())
 
 
+def _admin(cloud: dict[str, Any], *args: str) -> dict[str, Any]:
+    """``ld-audit-admin --local`` against the running cloud, as an operator would use it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    done = subprocess.run(
+        [sys.executable, "-m", "audit_service.admin", "--local", str(cloud["state"]), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return dict(json.loads(done.stdout))
+
+
 def _user(cloud: dict[str, Any], role: str) -> dict[str, Any]:
     return next(u for u in cloud["users"] if u["role"] == role)
 
@@ -146,25 +161,12 @@ def test_embedded_aws_has_the_template_resources(cloud: dict[str, Any]) -> None:
 
 
 def test_operator_tool_works_against_the_running_local_cloud(cloud: dict[str, Any]) -> None:
-    def admin(*args: str) -> dict[str, Any]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-        done = subprocess.run(
-            [sys.executable, "-m", "audit_service.admin", "--local", str(cloud["state"]), *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        return dict(json.loads(done.stdout))
-
     tenant_id = str(cloud["tenants"][0]["id"])
-    created = admin("user", "create", "--name", "Lin Chen", "--email", "lin@example.com")["user"]
-    admin("member", "add", "--tenant", tenant_id, "--user", str(created["id"]), "--role", "auditor")
-    secret = admin("key", "create", "--user", str(created["id"]))["secret"]
+    created = _admin(cloud, "user", "create", "--name", "Lin Chen", "--email", "lin@example.com")["user"]
+    _admin(cloud, "member", "add", "--tenant", tenant_id, "--user", str(created["id"]), "--role", "auditor")
+    secret = _admin(cloud, "key", "create", "--user", str(created["id"]))["secret"]
 
-    assert admin("user", "find", "--email", "LIN@example.com")["user"]["id"] == created["id"]
+    assert _admin(cloud, "user", "find", "--email", "LIN@example.com")["user"]["id"] == created["id"]
     status, _ = _get(cloud, "/audit/types", secret)
     assert status == 200
 
@@ -239,46 +241,18 @@ def test_export_and_erasure_run_through_the_state_machines(cloud: dict[str, Any]
     assert document["profile"]["name"] == _user(cloud, "auditor")["name"]
     assert {m["role"] for m in document["memberships"]} == {"auditor"}
 
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-
-    def admin(*args: str) -> dict[str, Any]:
-        done = subprocess.run(
-            [sys.executable, "-m", "audit_service.admin", "--local", str(cloud["state"]), *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        return dict(json.loads(done.stdout))
-
-    leaving = admin("user", "create", "--name", "Leaving User", "--email", "leaving@example.com")["user"]
-    secret = admin("key", "create", "--user", str(leaving["id"]))["secret"]
+    leaving = _admin(cloud, "user", "create", "--name", "Leaving User", "--email", "leaving@example.com")["user"]
+    secret = _admin(cloud, "key", "create", "--user", str(leaving["id"]))["secret"]
     status, erased = _send(cloud, "POST", "/account/erasure", secret, {"confirm": "erase my account"})
     assert status == 200 and erased["status"] == "succeeded", erased
-    assert admin("user", "find", "--email", "leaving@example.com")["user"] is None
+    assert _admin(cloud, "user", "find", "--email", "leaving@example.com")["user"] is None
 
 
 def test_invitation_flow_over_http_is_audited(cloud: dict[str, Any]) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-
-    def admin(*args: str) -> dict[str, Any]:
-        done = subprocess.run(
-            [sys.executable, "-m", "audit_service.admin", "--local", str(cloud["state"]), *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
-        return dict(json.loads(done.stdout))
-
     tenant_id = cloud["tenants"][0]["id"]
     owner = _user(cloud, "owner")
-    newcomer = admin("user", "create", "--name", "New Comer", "--email", "new.comer@example.com")["user"]
-    newcomer_key = admin("key", "create", "--user", str(newcomer["id"]))["secret"]
+    newcomer = _admin(cloud, "user", "create", "--name", "New Comer", "--email", "new.comer@example.com")["user"]
+    newcomer_key = _admin(cloud, "key", "create", "--user", str(newcomer["id"]))["secret"]
 
     status, invitation = _send(
         cloud,

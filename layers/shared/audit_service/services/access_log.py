@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from audit_service.dal.log_records import BY_TIME, LogRecordStore, RecordQuery, StoredRecord, partition
+from audit_service.dal.log_records import BY_TIME, LogRecordStore, StoredRecord, partition
 from audit_service.domain.models import RequestMetadata, iso_utc, new_record_id, utc_now
-from audit_service.services.pagination import Page, PageRequest, TimeRange, read_page
+from audit_service.services.pagination import Page, PageRequest, TimeRange, read_page, retained
 from audit_service.services.security import owner_context
 from audit_service.services.tenants import TenantDirectory
 
@@ -78,16 +78,7 @@ class AccessLog:
     def tenant_page(self, tenant_id: int, request: PageRequest, filters: AccessFilters | None = None) -> Page:
         """Who read what in ``tenant_id``, newest first: answers "who looked at user X?"."""
         filters = filters or AccessFilters()
-        low, high = filters.period.key_bounds()
-        query = RecordQuery(
-            index=BY_TIME,
-            partition_name="pk",
-            partition_value=partition(tenant_id, KIND),
-            time_from=low,
-            time_to=high,
-            equals=filters.equals(),
-            now_epoch=int(utc_now().timestamp()),
-        )
+        query = retained(BY_TIME, "pk", partition(tenant_id, KIND), filters.period, filters.equals())
         return read_page(self._store, query, request, scope=f"access:{tenant_id}", view=self._view)
 
     def _view(self, record: StoredRecord) -> dict[str, Any]:

@@ -12,15 +12,14 @@ from audit_service.dal.log_records import (
     BY_AUTHOR,
     BY_TIME,
     LogRecordStore,
-    RecordQuery,
     StoredRecord,
     partition,
 )
 from audit_service.domain.audit import AuditEvent, AuditEventIn, AuditRecordView, RefView
 from audit_service.domain.catalog import AUDIT_EVENT_TYPES
 from audit_service.domain.errors import Conflict, DomainError, InvalidInput
-from audit_service.domain.models import iso_utc, utc_now
-from audit_service.services.pagination import Page, PageRequest, TimeRange, read_page
+from audit_service.domain.models import iso_utc
+from audit_service.services.pagination import Page, PageRequest, TimeRange, read_page, retained
 from audit_service.services.security import owner_context
 from audit_service.services.tenants import TenantDirectory
 
@@ -133,16 +132,7 @@ class AuditLog:
     # ------------------------------------------------------------------ reading
     def tenant_page(self, tenant_id: int, request: PageRequest, filters: AuditFilters | None = None) -> Page:
         filters = filters or AuditFilters()
-        low, high = filters.period.key_bounds()
-        query = RecordQuery(
-            index=BY_TIME,
-            partition_name="pk",
-            partition_value=partition(tenant_id, KIND),
-            time_from=low,
-            time_to=high,
-            equals=filters.equals(),
-            now_epoch=int(utc_now().timestamp()),
-        )
+        query = retained(BY_TIME, "pk", partition(tenant_id, KIND), filters.period, filters.equals())
         return read_page(
             self._store,
             query,
@@ -153,15 +143,12 @@ class AuditLog:
 
     def user_activity(self, user_id: int, request: PageRequest, filters: AuditFilters | None = None) -> Page:
         filters = filters or AuditFilters()
-        low, high = filters.period.key_bounds()
-        query = RecordQuery(
-            index=BY_AUTHOR,
-            partition_name="author_key",
-            partition_value=str(user_id),
-            time_from=low,
-            time_to=high,
-            equals={k: v for k, v in filters.equals().items() if k != "author_id"},
-            now_epoch=int(utc_now().timestamp()),
+        query = retained(
+            BY_AUTHOR,
+            "author_key",
+            str(user_id),
+            filters.period,
+            {k: v for k, v in filters.equals().items() if k != "author_id"},
         )
         return read_page(
             self._store,

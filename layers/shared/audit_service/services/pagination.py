@@ -16,7 +16,7 @@ from typing import Any
 
 from audit_service.dal.log_records import TIME_KEY_END, TIME_KEY_START, LogRecordStore, RecordQuery, StoredRecord
 from audit_service.domain.errors import InvalidInput
-from audit_service.domain.models import iso_utc
+from audit_service.domain.models import iso_utc, utc_now
 
 MAX_RESULTS = 100
 
@@ -64,6 +64,22 @@ class Page:
 
     def body(self) -> dict[str, Any]:
         return {"data": self.data, "page": self.page, "results": self.results, "total": self.total, "next": self.next}
+
+
+def retained(
+    index: str, partition_name: str, partition_value: str, period: TimeRange, equals: dict[str, str | int]
+) -> RecordQuery:
+    """The unexpired records of one index partition within ``period`` that match ``equals``."""
+    low, high = period.key_bounds()
+    return RecordQuery(
+        index=index,
+        partition_name=partition_name,
+        partition_value=partition_value,
+        time_from=low,
+        time_to=high,
+        equals=equals,
+        now_epoch=int(utc_now().timestamp()),
+    )
 
 
 def read_page(

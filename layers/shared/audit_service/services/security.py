@@ -19,7 +19,7 @@ from audit_service.domain.models import (
     utc_now,
 )
 from audit_service.domain.permissions import Permission
-from audit_service.services.pagination import Page, PageRequest, TimeRange, read_page
+from audit_service.services.pagination import Page, PageRequest, TimeRange, read_page, retained
 
 if TYPE_CHECKING:  # the Encryption SDK is imported only where a record is sealed
     from audit_service.crypto.envelope import Envelope
@@ -96,16 +96,7 @@ class SecurityEvents:
     def tenant_page(self, tenant_id: int, request: PageRequest, filters: SecurityFilters | None = None) -> Page:
         """A tenant's permission_denied and authentication_failed events, newest first."""
         filters = filters or SecurityFilters()
-        low, high = filters.period.key_bounds()
-        query = RecordQuery(
-            index=BY_TIME,
-            partition_name="pk",
-            partition_value=partition(tenant_id, KIND),
-            time_from=low,
-            time_to=high,
-            equals=filters.equals(),
-            now_epoch=int(utc_now().timestamp()),
-        )
+        query = retained(BY_TIME, "pk", partition(tenant_id, KIND), filters.period, filters.equals())
         return read_page(self._store, query, request, scope=f"security:{tenant_id}", view=self._view)
 
     def _view(self, record: StoredRecord) -> dict[str, Any]:
