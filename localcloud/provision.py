@@ -149,7 +149,18 @@ class Provisioner:
         for logical_id, resource in self._template["Resources"].items():
             if resource["Type"] == "AWS::Serverless::Function":
                 self._wire_events(logical_id)
+        self._resolve_authorizers()
         return self.stack
+
+    def _resolve_authorizers(self) -> None:
+        """Authorizer FunctionArn values resolve to ARNs; map them back to the functions' logical ids."""
+        by_arn = {spec.arn: spec.logical_id for spec in self.stack.functions.values()}
+        for api in self.stack.apis.values():
+            for name, authorizer in list(api.authorizers.items()):
+                if authorizer.function in by_arn:
+                    api.authorizers[name] = AuthorizerSpec(
+                        name, by_arn[authorizer.function], authorizer.identity_headers, authorizer.ttl_seconds
+                    )
 
     def _create(self, logical_id: str, resource: dict[str, Any]) -> None:
         kind = resource["Type"]
@@ -458,14 +469,6 @@ class Provisioner:
                 )
             else:
                 raise NotImplementedError(f"{logical_id}.{event_name}: event type {kind} is not emulated locally")
-        # Authorizer FunctionArn values resolve to ARNs; map them back to logical ids.
-        by_arn = {spec.arn: spec.logical_id for spec in self.stack.functions.values()}
-        for api in self.stack.apis.values():
-            for name, authorizer in list(api.authorizers.items()):
-                if authorizer.function in by_arn:
-                    api.authorizers[name] = AuthorizerSpec(
-                        name, by_arn[authorizer.function], authorizer.identity_headers, authorizer.ttl_seconds
-                    )
 
 
 def _zip_directory(directory: Path) -> bytes:
