@@ -17,11 +17,12 @@ from audit_service import container
 from audit_service.api.http import create_app, current_principal, only_query_parameters
 from audit_service.config import get_settings
 from audit_service.observability import instrumented
-from audit_service.services.gdpr import check_confirmation
+from audit_service.services.gdpr import check_confirmation, check_erasable
 
 settings = get_settings()
 workflows = container.workflows()
-erasure = container.account_erasure()
+# Only the last-owner check runs here: no personal data is opened, so no Encryption SDK at cold start.
+accounts = container.accounts_repository()
 app = create_app()
 
 
@@ -35,7 +36,7 @@ def erase_account(request: ErasureRequest) -> Response[dict[str, Any]]:
     only_query_parameters(app, set())
     check_confirmation(request.confirm)
     principal = current_principal(app)
-    erasure.check(principal.user_id)
+    check_erasable(accounts, principal.user_id)
     erasure_id = secrets.token_hex(12)
     assert settings.erasure_state_machine_arn, "ERASURE_STATE_MACHINE_ARN is not configured"
     arn = workflows.start(

@@ -8,16 +8,18 @@ from audit_service import container
 from audit_service.api.http import create_app, current_principal, only_query_parameters
 from audit_service.config import get_settings
 from audit_service.observability import instrumented
+from audit_service.services.my_account import api_keys_of
 
 get_settings()
-account = container.my_account()
+# Keys carry no personal data: the route needs no Encryption SDK, only the keys table.
+accounts = container.accounts_repository()
 app = create_app()
 
 
 @app.get("/users/me/api-keys")
 def list_own_api_keys() -> dict[str, Any]:
     only_query_parameters(app, set())
-    data = account.api_keys(current_principal(app).user_id)
+    data = api_keys_of(accounts, current_principal(app).user_id)
     return {"data": data, "total": len(data)}
 
 

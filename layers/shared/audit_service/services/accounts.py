@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from audit_service.crypto.envelope import Envelope
-from audit_service.crypto.hashing import BlindIndex, api_key_hash
+from audit_service.crypto.hashing import api_key_hash
 from audit_service.dal.accounts import AccountsRepository
 from audit_service.dal.members import MembersRepository
 from audit_service.domain.audit import AuditEvent, Ref
@@ -26,6 +26,10 @@ from audit_service.domain.users import User, UserProfile
 from audit_service.services.auth import generate_api_key_secret
 from audit_service.services.changes import ChangeRecorder
 from audit_service.services.members import member_binding, member_context
+
+if TYPE_CHECKING:  # the Encryption SDK is imported where data is sealed, not by every importer
+    from audit_service.crypto.envelope import Envelope
+    from audit_service.crypto.hashing import BlindIndex
 
 TENANT_RESOURCE_KINDS = ("division", "environment", "deployment")
 

@@ -169,10 +169,7 @@ class AccountErasure:
         self._audit = audit
 
     def check(self, user_id: int) -> None:
-        """Refuse to start while the user is the last owner of a tenant."""
-        for tenant_id, role in self._accounts.roles_of(user_id).items():
-            if role is Role.OWNER and self._accounts.owner_count(tenant_id) <= 1:
-                raise LastOwner(f"you are the last owner of tenant {tenant_id}: transfer ownership first")
+        check_erasable(self._accounts, user_id)
 
     def step(self, user_id: int, erasure_id: str, step: str) -> dict[str, Any]:
         """Run one step; returns how many items it removed (0 when an earlier attempt already did)."""
@@ -258,6 +255,13 @@ class AccountErasure:
         self._users.delete(f"email#{profile['email_hash']}", "EMAIL")
         self._users.delete(str(user_id), "PROFILE")
         return 1
+
+
+def check_erasable(accounts: AccountsRepository, user_id: int) -> None:
+    """Refuse to start an erasure while the user is the last owner of a tenant (no decryption needed)."""
+    for tenant_id, role in accounts.roles_of(user_id).items():
+        if role is Role.OWNER and accounts.owner_count(tenant_id) <= 1:
+            raise LastOwner(f"you are the last owner of tenant {tenant_id}: transfer ownership first")
 
 
 def check_confirmation(text: str) -> None:

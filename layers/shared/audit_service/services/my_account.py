@@ -42,6 +42,12 @@ def _key_view(api_key: ApiKey) -> dict[str, Any]:
     }
 
 
+def api_keys_of(accounts: AccountsRepository, user_id: int) -> list[dict[str, Any]]:
+    """A user's API keys, newest first, never their secrets (nothing to decrypt)."""
+    keys = sorted(accounts.list_api_keys(user_id), key=lambda k: k.created_at, reverse=True)
+    return [_key_view(api_key) for api_key in keys]
+
+
 class MyAccount:
     def __init__(
         self,
@@ -220,8 +226,7 @@ class MyAccount:
 
     # ------------------------------------------------------------------ API keys
     def api_keys(self, user_id: int) -> list[dict[str, Any]]:
-        keys = sorted(self._accounts.list_api_keys(user_id), key=lambda k: k.created_at, reverse=True)
-        return [_key_view(api_key) for api_key in keys]
+        return api_keys_of(self._accounts, user_id)
 
     def create_api_key(self, user_id: int, name: str, request: RequestMetadata) -> dict[str, Any]:
         secret = generate_api_key_secret()
