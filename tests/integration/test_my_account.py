@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from audit_service import container
+from audit_service.dal.log_records import RecordQuery
 from localcloud.pollers import Pollers
 from localcloud.provision import Stack
 from localcloud.runtime import Runtime
@@ -41,15 +42,13 @@ def test_profile_read_is_access_logged_with_its_subject(api: Api, demo: dict[str
     status, profile = call(api, "GET", "/users/me", me["api_key"])
     assert status == 200
     assert profile["id"] == me["id"] and profile["name"] == me["name"] and profile["email"] == me["email"]
-    (record,), _ = container.log_record_store().page(
-        __import__("audit_service.dal.log_records", fromlist=["RecordQuery"]).RecordQuery(
-            index="by_time",
-            partition_name="pk",
-            partition_value="platform#access",
-            now_epoch=int(datetime.now(UTC).timestamp()),
-        ),
-        limit=5,
+    query = RecordQuery(
+        index="by_time",
+        partition_name="pk",
+        partition_value="platform#access",
+        now_epoch=int(datetime.now(UTC).timestamp()),
     )
+    (record,), _ = container.log_record_store().page(query, limit=5)
     assert record.attributes["type"] == "profile.read"
     assert record.attributes["subject_user_id"] == str(me["id"])
 
@@ -67,7 +66,9 @@ def test_profile_change_is_audited_and_reaches_member_listings(api: Api, stack: 
     (record,) = [r for r in activity(api, me["api_key"]) if r["type"] == "user_updated"]
     assert record["previous"] == {"name": me["name"], "email": me["email"]}
     assert record["current"] == {"name": "Max Mustermann", "email": "max.m@example.org"}
-    assert record["tenant"] is None
+    assert record["tenant"] == tenant_id  # each tenant of the user sees the change in its own log
+    _, tenant_log = call(api, "GET", f"/audit/tenants/{tenant_id}?type=user_updated", owner["api_key"])
+    assert tenant_log["data"][0]["previous"] == {"name": me["name"], "email": me["email"]}
     _, members = call(api, "GET", f"/tenants/{tenant_id}/members", owner["api_key"])
     assert {"id": me["id"], "name": "Max Mustermann", "email": "max.m@example.org"} in [
         m["user"] for m in members["data"]

@@ -1,8 +1,8 @@
 """The caller's own account: profile, settings, identity-provider links, API keys, sessions.
 
-These are user-level changes: each is one transaction with its audit record,
-kept in the platform partition (``tenant_id`` None) and shown in the user's
-activity. A profile change also refreshes the member copies of the name and
+These are user-level changes: each is one transaction with its audit records,
+one in every tenant the user belongs to (or in the platform partition for a user
+with no tenant), all shown in the user's activity. A profile change also refreshes the member copies of the name and
 email in every tenant the user belongs to, in the same transaction.
 """
 
@@ -89,16 +89,23 @@ class MyAccount:
         *,
         previous: dict[str, Any] | None,
         current: dict[str, Any] | None,
-    ) -> dict[str, Any]:
-        _event, entry = self._changes.put(
-            tenant_id=None,
-            event_type=event_type,
-            author=Ref(id=user_id, name=name),
-            request=request,
-            previous=previous,
-            current=current,
-        )
-        return entry
+    ) -> list[dict[str, Any]]:
+        """The audit records of a user-level change: one in each tenant the user belongs to (so each
+        tenant's log shows it, with its retention), or one in the platform partition for a user
+        with no tenant. Every copy shows in the user's activity."""
+        tenants: list[int | None] = [*self._accounts.roles_of(user_id)] or [None]
+        entries = []
+        for tenant_id in tenants:
+            _event, entry = self._changes.put(
+                tenant_id=tenant_id,
+                event_type=event_type,
+                author=Ref(id=user_id, name=name),
+                request=request,
+                previous=previous,
+                current=current,
+            )
+            entries.append(entry)
+        return entries
 
     # ------------------------------------------------------------------ profile
     def profile(self, user_id: int) -> dict[str, Any]:
@@ -139,7 +146,7 @@ class MyAccount:
         for tenant_id in self._accounts.roles_of(user_id):
             sealed = self._members.seal(tenant_id, user_id, name=after["name"], email=after["email"])
             entries.append(self._users.member_copy_entry(tenant_id, user_id, sealed))
-        entries.append(self._audit(user_id, after["name"], "user_updated", request, previous=before, current=after))
+        entries.extend(self._audit(user_id, after["name"], "user_updated", request, previous=before, current=after))
         self._users.transact(entries, on_failure=on_failure)
         return {"id": user_id, **after, "created_at": item.attributes["created_at"]}
 
@@ -162,7 +169,7 @@ class MyAccount:
         )
         _profile, who = self._profile_item(user_id)
         self._users.transact(
-            [write, self._audit(user_id, who["name"], "settings_updated", request, previous=before, current=after)]
+            [write, *self._audit(user_id, who["name"], "settings_updated", request, previous=before, current=after)]
         )
         return after
 
@@ -203,7 +210,7 @@ class MyAccount:
                     },
                     new=True,
                 ),
-                self._audit(user_id, who["name"], "identity_linked", request, previous=None, current=view),
+                *self._audit(user_id, who["name"], "identity_linked", request, previous=None, current=view),
             ],
             on_failure={0: Conflict(f"this {provider} account is already linked to an account")},
         )
@@ -220,7 +227,7 @@ class MyAccount:
             [
                 self._users.delete_entry(user_id, item.sk, version=item.version),
                 self._users.delete_entry(f"identity#{provider}#{lookup}", "IDENTITY"),
-                self._audit(user_id, who["name"], "identity_unlinked", request, previous=view, current=None),
+                *self._audit(user_id, who["name"], "identity_unlinked", request, previous=view, current=None),
             ]
         )
 
@@ -241,7 +248,7 @@ class MyAccount:
         _profile, who = self._profile_item(user_id)
         view = _key_view(api_key)
         self._accounts.put_api_key(
-            api_key, extra=[self._audit(user_id, who["name"], "api_key_created", request, previous=None, current=view)]
+            api_key, extra=self._audit(user_id, who["name"], "api_key_created", request, previous=None, current=view)
         )
         return {**view, "secret": secret}
 
@@ -259,7 +266,7 @@ class MyAccount:
             previous=_key_view(found),
             current={**_key_view(found), "status": "revoked", "revoked_at": iso_utc(now)},
         )
-        self._accounts.revoke_api_key(found.key_hash, user_id=user_id, revoked_at=now, extra=[audit])
+        self._accounts.revoke_api_key(found.key_hash, user_id=user_id, revoked_at=now, extra=audit)
 
     # ------------------------------------------------------------------ sessions
     def sessions(self, user_id: int) -> list[dict[str, Any]]:
@@ -310,7 +317,7 @@ class MyAccount:
             },
         )
         try:
-            self._users.transact([self._users.put_entry(user_id, sk, values, new=True), audit])
+            self._users.transact([self._users.put_entry(user_id, sk, values, new=True), *audit])
         except Conflict:
             return False
         return True
@@ -338,7 +345,7 @@ class MyAccount:
                     item,
                     {**item.attributes, "status": "ended", "ended_at": iso_utc(event.ended_at), "pii": item.sealed},
                 ),
-                audit,
+                *audit,
             ]
         )
         return True
@@ -354,7 +361,7 @@ class MyAccount:
                 self._users.replace_entry(
                     item, {**item.attributes, "status": "revoked", "ended_at": now, "pii": item.sealed}
                 ),
-                self._audit(
+                *self._audit(
                     user_id,
                     who["name"],
                     "session_revoked",
