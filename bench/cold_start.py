@@ -40,7 +40,6 @@ ENVIRONMENT = {
     **placeholder_environment(),
     "AWS_ACCESS_KEY_ID": "bench",
     "AWS_SECRET_ACCESS_KEY": "bench",
-    "POWERTOOLS_TRACE_DISABLED": "true",
 }
 
 

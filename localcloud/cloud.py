@@ -64,7 +64,6 @@ class LocalCloud:
                 "AWS_ACCESS_KEY_ID": "local",
                 "AWS_SECRET_ACCESS_KEY": "local",
                 "MOTO_PORT": str(opts.aws_port),
-                "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_DISABLED": "false",
             }
         )

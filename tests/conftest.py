@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -33,7 +32,6 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "true")
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         container.reset()
         yield
@@ -155,6 +153,3 @@ def scan_all(stack: Stack) -> list[dict[str, Any]]:
             for page in paginator.paginate(TableName=stack.ref(logical_id)):
                 items.extend(page["Items"])
     return items
-
-
-os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
