@@ -6,7 +6,6 @@ at most one KMS call; a mutation is one transaction plus at most one KMS call.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -14,7 +13,7 @@ from typing import Any
 
 from moto import mock_aws
 
-from bench.audit_paths import REGION, CallCounter, Row, _clients, _env
+from bench.audit_paths import REGION, CallCounter, Row, _clients, _env, in_process_aws
 from bench.events import api_event
 from localcloud.provision import provision
 from localcloud.runtime import Runtime
@@ -29,17 +28,7 @@ def _kind(calls: Counter[str]) -> tuple[int, int, int, str]:
 
 
 def measure(members: int = 50) -> list[Row]:
-    os.environ.update(
-        {
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-        }
-    )
-    os.environ.pop("AWS_ENDPOINT_URL", None)
+    in_process_aws()
     counter = CallCounter()
     rows: list[Row] = []
     with mock_aws():

@@ -160,7 +160,8 @@ def _env(stack: Stack) -> Callable[[], None]:
     return restore
 
 
-def measure(events: int = 10_000, batch: int = 100, baseline_puts: int = 2_000) -> list[Row]:
+def in_process_aws() -> None:
+    """Every client of this process talks to moto in-process (mock_aws), quietly."""
     os.environ.update(
         {
             "AWS_DEFAULT_REGION": REGION,
@@ -172,6 +173,10 @@ def measure(events: int = 10_000, batch: int = 100, baseline_puts: int = 2_000) 
         }
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+def measure(events: int = 10_000, batch: int = 100, baseline_puts: int = 2_000) -> list[Row]:
+    in_process_aws()
     rows: list[Row] = []
     counter = CallCounter()
     with mock_aws():

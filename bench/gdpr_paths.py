@@ -10,30 +10,19 @@ listed apart from the service's calls).
 from __future__ import annotations
 
 import json
-import os
 import time
 from datetime import UTC, datetime, timedelta
 
 from moto import mock_aws
 
-from bench.audit_paths import REGION, CallCounter, Row, _clients, _env
+from bench.audit_paths import REGION, CallCounter, Row, _clients, _env, in_process_aws
 from bench.events import api_event
 from localcloud.provision import provision
 from localcloud.runtime import Runtime, install_lambda_invoker
 
 
 def measure() -> list[Row]:
-    os.environ.update(
-        {
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "bench",
-            "AWS_SECRET_ACCESS_KEY": "bench",
-            "POWERTOOLS_LOG_LEVEL": "WARNING",
-            "POWERTOOLS_METRICS_DISABLED": "true",
-        }
-    )
-    os.environ.pop("AWS_ENDPOINT_URL", None)
+    in_process_aws()
     counter = CallCounter()
     rows: list[Row] = []
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):

@@ -125,6 +125,17 @@ class Api:
             sent["ld-api-key"] = key
         return self.gateway.handle(method, path, sent, body, "203.0.113.7")
 
+    def call(self, method: str, path: str, key: str, body: Any = None) -> tuple[int, Any]:
+        """A JSON request; the status and the decoded JSON answer (None for an empty body)."""
+        result = self.request(
+            method,
+            path,
+            key=key,
+            body=json.dumps(body).encode() if body is not None else b"",
+            headers={"Content-Type": "application/json"},
+        )
+        return result.status, json.loads(result.body) if result.body else None
+
 
 @pytest.fixture
 def api(runtime: Runtime, stack: Stack) -> Api:

@@ -21,17 +21,6 @@ from tests.conftest import REGION, Api, clients, scan_all, user
 SUBJECT_EMAIL = "grace@navy.example"
 
 
-def call(api: Api, method: str, path: str, key: str, body: Any = None) -> tuple[int, Any]:
-    result = api.request(
-        method,
-        path,
-        key=key,
-        body=json.dumps(body).encode() if body is not None else b"",
-        headers={"Content-Type": "application/json"},
-    )
-    return result.status, json.loads(result.body) if result.body else None
-
-
 def recycle_authorizer(api: Api) -> None:
     container.authenticator.cache_clear()
     api.gateway.runtime.containers["AuthorizerFunction"].recycle()
@@ -48,8 +37,8 @@ def subject(api: Api, stack: Stack, runtime: Runtime, demo: dict[str, Any]) -> d
     accounts.add_member(first, person.id, Role.AUDITOR)
     accounts.add_member(second.id, person.id, Role.MEMBER)
     secret = key.secret
-    call(api, "POST", "/users/me/identities", secret, {"provider": "github", "external_id": "gh-98765"})
-    call(api, "PATCH", "/users/me/settings", secret, {"timezone": "Europe/Warsaw"})
+    api.call("POST", "/users/me/identities", secret, {"provider": "github", "external_id": "gh-98765"})
+    api.call("PATCH", "/users/me/settings", secret, {"timezone": "Europe/Warsaw"})
     now = datetime.now(UTC)
     for session_id in ("s-1", "s-2"):
         clients("events").put_events(
@@ -74,8 +63,8 @@ def subject(api: Api, stack: Stack, runtime: Runtime, demo: dict[str, Any]) -> d
         )
     Pollers(stack.mappings, runtime, clients, REGION).drain()
     owner = user(demo, "owner")
-    status, invitation = call(
-        api, "POST", f"/tenants/{first}/invitations", owner["api_key"], {"email": SUBJECT_EMAIL, "role": "admin"}
+    status, invitation = api.call(
+        "POST", f"/tenants/{first}/invitations", owner["api_key"], {"email": SUBJECT_EMAIL, "role": "admin"}
     )
     assert status == 201
     return {
@@ -90,7 +79,7 @@ def subject(api: Api, stack: Stack, runtime: Runtime, demo: dict[str, Any]) -> d
 def test_export_holds_all_the_users_data_and_nothing_else(
     api: Api, subject: dict[str, Any], demo: dict[str, Any]
 ) -> None:
-    status, document = call(api, "GET", "/account/export", subject["api_key"])
+    status, document = api.call("GET", "/account/export", subject["api_key"])
 
     assert status == 200, document
     assert document["user_id"] == subject["id"]
@@ -107,25 +96,23 @@ def test_export_holds_all_the_users_data_and_nothing_else(
     text = json.dumps(document)
     for other in demo["users"]:
         assert other["email"] not in text and other["api_key"] not in text
-    _, activity = call(api, "GET", "/audit/users/activity?type=account_exported", subject["api_key"])
+    _, activity = api.call("GET", "/audit/users/activity?type=account_exported", subject["api_key"])
     assert activity["total"] == 1
 
 
 def test_an_export_belongs_to_its_user(api: Api, subject: dict[str, Any], demo: dict[str, Any]) -> None:
-    status, document = call(api, "GET", "/account/export", subject["api_key"])
+    status, document = api.call("GET", "/account/export", subject["api_key"])
     assert status == 200
-    assert call(api, "GET", f"/account/exports/{document['export_id']}", subject["api_key"])[0] == 200
-    assert call(api, "GET", f"/account/exports/{document['export_id']}", user(demo, "member")["api_key"])[0] == 404
+    assert api.call("GET", f"/account/exports/{document['export_id']}", subject["api_key"])[0] == 200
+    assert api.call("GET", f"/account/exports/{document['export_id']}", user(demo, "member")["api_key"])[0] == 404
 
 
 def test_erasure_needs_confirmation_and_refuses_the_last_owner(
     api: Api, subject: dict[str, Any], demo: dict[str, Any]
 ) -> None:
-    assert call(api, "POST", "/account/erasure", subject["api_key"], {})[0] == 400
-    assert call(api, "POST", "/account/erasure", subject["api_key"], {"confirm": "yes"})[0] == 400
-    status, body = call(
-        api, "POST", "/account/erasure", user(demo, "owner")["api_key"], {"confirm": "erase my account"}
-    )
+    assert api.call("POST", "/account/erasure", subject["api_key"], {})[0] == 400
+    assert api.call("POST", "/account/erasure", subject["api_key"], {"confirm": "yes"})[0] == 400
+    status, body = api.call("POST", "/account/erasure", user(demo, "owner")["api_key"], {"confirm": "erase my account"})
     assert status == 409 and "last owner" in body["error"]["message"]
 
 
@@ -145,7 +132,7 @@ def user_items(stack: Stack, user_id: int) -> list[dict[str, Any]]:
 def assert_fully_erased(api: Api, stack: Stack, subject: dict[str, Any]) -> None:
     assert user_items(stack, subject["id"]) == []
     recycle_authorizer(api)
-    assert call(api, "GET", "/users/me", subject["api_key"])[0] == 401
+    assert api.call("GET", "/users/me", subject["api_key"])[0] == 401
     assert container.accounts().find_user_by_email(SUBJECT_EMAIL) is None
     tenant_items = json.dumps(
         [i for i in scan_all(stack) if not i["pk"]["S"].endswith(("#audit", "#access", "#security"))], default=str
@@ -158,13 +145,13 @@ def test_erasure_removes_everything_and_keeps_the_audit_log(
 ) -> None:
     first = subject["tenants"][0]
     owner = user(demo, "owner")
-    _, before = call(api, "GET", f"/audit/tenants/{first}?results=100", owner["api_key"])
+    _, before = api.call("GET", f"/audit/tenants/{first}?results=100", owner["api_key"])
 
-    status, body = call(api, "POST", "/account/erasure", subject["api_key"], {"confirm": "erase my account"})
+    status, body = api.call("POST", "/account/erasure", subject["api_key"], {"confirm": "erase my account"})
 
     assert status == 200 and body["status"] == "succeeded", body
     assert_fully_erased(api, stack, subject)
-    _, after = call(api, "GET", f"/audit/tenants/{first}?results=100", owner["api_key"])
+    _, after = api.call("GET", f"/audit/tenants/{first}?results=100", owner["api_key"])
     assert after["total"] == before["total"] + 1  # every earlier record kept, and still decrypts
     assert after["data"][0]["type"] == "account_erased" and after["data"][0]["author"]["id"] == subject["id"]
     assert [r["id"] for r in after["data"][1:]] == [r["id"] for r in before["data"]]
@@ -172,7 +159,7 @@ def test_erasure_removes_everything_and_keeps_the_audit_log(
     second_types = [r["type"] for r in second_log.data]
     assert second_types[0] == "account_erased"
     assert {"identity_linked", "settings_updated", "session_started"} <= set(second_types)  # kept, readable
-    _, members = call(api, "GET", f"/tenants/{first}/members", owner["api_key"])
+    _, members = api.call("GET", f"/tenants/{first}/members", owner["api_key"])
     assert subject["id"] not in [m["user"]["id"] for m in members["data"]]
     # The same email can open a new account; the old export is impossible.
     assert container.accounts().create_user("Grace Again", SUBJECT_EMAIL).id != subject["id"]
@@ -189,14 +176,14 @@ def test_an_interrupted_erasure_finishes_when_run_again(
         raise RuntimeError("injected fault")
 
     monkeypatch.setattr(AccountErasure, "_erase_memberships", broken)
-    status, first = call(api, "POST", "/account/erasure", subject["api_key"], {"confirm": "erase my account"})
+    status, first = api.call("POST", "/account/erasure", subject["api_key"], {"confirm": "erase my account"})
     assert status == 200 and first["status"] == "failed" and "injected fault" in first["reason"]
-    status, seen = call(api, "GET", f"/account/erasure/{first['erasure_id']}", subject["api_key"])
+    status, seen = api.call("GET", f"/account/erasure/{first['erasure_id']}", subject["api_key"])
     assert status == 200 and seen["status"] == "failed"
     assert user_items(stack, subject["id"])  # halfway: memberships and profile still there
 
     monkeypatch.setattr(AccountErasure, "_erase_memberships", original)
-    status, second = call(api, "POST", "/account/erasure", subject["api_key"], {"confirm": "erase my account"})
+    status, second = api.call("POST", "/account/erasure", subject["api_key"], {"confirm": "erase my account"})
 
     assert status == 200 and second["status"] == "succeeded", second
     assert_fully_erased(api, stack, subject)

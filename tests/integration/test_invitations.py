@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,17 +12,6 @@ from localcloud.provision import Stack
 from tests.conftest import Api, clients, scan_all, user
 
 INVITEE_EMAIL = "grace@navy.example"
-
-
-def call(api: Api, method: str, path: str, key: str, body: Any = None) -> tuple[int, Any]:
-    result = api.request(
-        method,
-        path,
-        key=key,
-        body=json.dumps(body).encode() if body is not None else b"",
-        headers={"Content-Type": "application/json"},
-    )
-    return result.status, json.loads(result.body) if result.body else None
 
 
 def state(stack: Stack) -> list[dict[str, Any]]:
@@ -39,8 +27,7 @@ def invitee(stack: Stack) -> dict[str, Any]:
 
 
 def invite(api: Api, demo: dict[str, Any], email: str = INVITEE_EMAIL, role: str = "auditor") -> dict[str, Any]:
-    status, body = call(
-        api,
+    status, body = api.call(
         "POST",
         f"/tenants/{demo['tenants'][0]['id']}/invitations",
         user(demo, "owner")["api_key"],
@@ -56,20 +43,20 @@ def test_the_whole_invitation_flow_is_audited(api: Api, demo: dict[str, Any], in
     created = invite(api, demo, email="Grace@Navy.example")
     assert created["email"] == INVITEE_EMAIL and created["status"] == "pending" and created["role"] == "auditor"
 
-    status, listed = call(api, "GET", f"/tenants/{tenant_id}/invitations", user(demo, "auditor")["api_key"])
+    status, listed = api.call("GET", f"/tenants/{tenant_id}/invitations", user(demo, "auditor")["api_key"])
     assert status == 403  # auditors read audit logs, not invitations
-    status, listed = call(api, "GET", f"/tenants/{tenant_id}/invitations", owner["api_key"])
+    status, listed = api.call("GET", f"/tenants/{tenant_id}/invitations", owner["api_key"])
     assert status == 200 and [i["id"] for i in listed["data"]] == [created["id"]]
-    status, one = call(api, "GET", f"/tenants/{tenant_id}/invitations/{created['id']}", owner["api_key"])
+    status, one = api.call("GET", f"/tenants/{tenant_id}/invitations/{created['id']}", owner["api_key"])
     assert status == 200 and one == created
 
-    status, joined = call(api, "POST", f"/tenants/{tenant_id}/invitations/{created['id']}/accept", invitee["api_key"])
+    status, joined = api.call("POST", f"/tenants/{tenant_id}/invitations/{created['id']}/accept", invitee["api_key"])
     assert status == 200, joined
     assert joined["role"] == "auditor" and joined["user_id"] == invitee["id"]
 
-    _, members = call(api, "GET", f"/tenants/{tenant_id}/members", owner["api_key"])
+    _, members = api.call("GET", f"/tenants/{tenant_id}/members", owner["api_key"])
     assert {"id": invitee["id"], "name": "Grace Hopper", "email": INVITEE_EMAIL} in [m["user"] for m in members["data"]]
-    _, log = call(api, "GET", f"/audit/tenants/{tenant_id}?results=100", owner["api_key"])
+    _, log = api.call("GET", f"/audit/tenants/{tenant_id}?results=100", owner["api_key"])
     types = [r["type"] for r in log["data"]]
     assert types[:3] == ["member_added", "invitation_accepted", "invitation_created"] or set(types[:2]) == {
         "member_added",
@@ -77,7 +64,7 @@ def test_the_whole_invitation_flow_is_audited(api: Api, demo: dict[str, Any], in
     }
     created_record = next(r for r in log["data"] if r["type"] == "invitation_created")
     assert created_record["current"]["email"] == INVITEE_EMAIL and created_record["author"]["id"] == owner["id"]
-    _, access = call(api, "GET", f"/audit/tenants/{tenant_id}/access?actor_id={owner['id']}", owner["api_key"])
+    _, access = api.call("GET", f"/audit/tenants/{tenant_id}/access?actor_id={owner['id']}", owner["api_key"])
     assert {"invitations.read", "invitation.read", "members.read"} <= {r["action"] for r in access["data"]}
 
 
@@ -85,10 +72,10 @@ def test_accepting_twice_is_refused(api: Api, stack: Stack, demo: dict[str, Any]
     tenant_id = demo["tenants"][0]["id"]
     created = invite(api, demo)
     path = f"/tenants/{tenant_id}/invitations/{created['id']}/accept"
-    assert call(api, "POST", path, invitee["api_key"])[0] == 200
+    assert api.call("POST", path, invitee["api_key"])[0] == 200
     before = state(stack)
 
-    status, body = call(api, "POST", path, invitee["api_key"])
+    status, body = api.call("POST", path, invitee["api_key"])
 
     assert status == 409 and body["error"]["code"] == "invitation_not_pending"
     assert state(stack) == before
@@ -108,11 +95,11 @@ def test_an_expired_invitation_cannot_be_accepted(
     )
     before = state(stack)
 
-    status, body = call(api, "POST", f"/tenants/{tenant_id}/invitations/{created['id']}/accept", invitee["api_key"])
+    status, body = api.call("POST", f"/tenants/{tenant_id}/invitations/{created['id']}/accept", invitee["api_key"])
 
     assert status == 409 and body["error"]["code"] == "invitation_expired"
     assert state(stack) == before
-    _, one = call(api, "GET", f"/tenants/{tenant_id}/invitations/{created['id']}", user(demo, "owner")["api_key"])
+    _, one = api.call("GET", f"/tenants/{tenant_id}/invitations/{created['id']}", user(demo, "owner")["api_key"])
     assert one["status"] == "expired"
 
 
@@ -123,10 +110,10 @@ def test_the_wrong_user_gets_the_answer_a_missing_invitation_gets(
     created = invite(api, demo)
     before = state(stack)
 
-    wrong = call(
-        api, "POST", f"/tenants/{tenant_id}/invitations/{created['id']}/accept", user(demo, "member")["api_key"]
+    wrong = api.call(
+        "POST", f"/tenants/{tenant_id}/invitations/{created['id']}/accept", user(demo, "member")["api_key"]
     )
-    missing = call(api, "POST", f"/tenants/{tenant_id}/invitations/{'0' * 24}/accept", invitee["api_key"])
+    missing = api.call("POST", f"/tenants/{tenant_id}/invitations/{'0' * 24}/accept", invitee["api_key"])
 
     assert wrong[0] == missing[0] == 404
     assert wrong[1]["error"]["code"] == missing[1]["error"]["code"] == "not_found"
@@ -139,13 +126,13 @@ def test_a_revoked_invitation_cannot_be_accepted(
     tenant_id = demo["tenants"][0]["id"]
     owner = user(demo, "owner")
     created = invite(api, demo)
-    assert call(api, "DELETE", f"/tenants/{tenant_id}/invitations/{created['id']}", owner["api_key"])[0] == 204
-    assert call(api, "DELETE", f"/tenants/{tenant_id}/invitations/{created['id']}", owner["api_key"])[0] == 409
+    assert api.call("DELETE", f"/tenants/{tenant_id}/invitations/{created['id']}", owner["api_key"])[0] == 204
+    assert api.call("DELETE", f"/tenants/{tenant_id}/invitations/{created['id']}", owner["api_key"])[0] == 409
 
-    status, body = call(api, "POST", f"/tenants/{tenant_id}/invitations/{created['id']}/accept", invitee["api_key"])
+    status, body = api.call("POST", f"/tenants/{tenant_id}/invitations/{created['id']}/accept", invitee["api_key"])
 
     assert status == 409 and "revoked" in body["error"]["message"]
-    _, log = call(api, "GET", f"/audit/tenants/{tenant_id}?type=invitation_revoked", owner["api_key"])
+    _, log = api.call("GET", f"/audit/tenants/{tenant_id}?type=invitation_revoked", owner["api_key"])
     assert log["total"] == 1 and log["data"][0]["previous"]["status"] == "pending"
 
 
@@ -161,8 +148,8 @@ def test_a_revoked_invitation_cannot_be_accepted(
 )
 def test_bad_invitations_are_400_and_leave_nothing(api: Api, stack: Stack, demo: dict[str, Any], body: Any) -> None:
     before = state(stack)
-    status, payload = call(
-        api, "POST", f"/tenants/{demo['tenants'][0]['id']}/invitations", user(demo, "owner")["api_key"], body
+    status, payload = api.call(
+        "POST", f"/tenants/{demo['tenants'][0]['id']}/invitations", user(demo, "owner")["api_key"], body
     )
     assert status == 400 and payload["error"]["details"]
     assert state(stack) == before
@@ -182,8 +169,7 @@ def test_bad_json_is_400(api: Api, demo: dict[str, Any]) -> None:
 def test_admins_cannot_invite_owners_and_outsiders_cannot_invite(api: Api, demo: dict[str, Any]) -> None:
     tenant_id = demo["tenants"][0]["id"]
     assert (
-        call(
-            api,
+        api.call(
             "POST",
             f"/tenants/{tenant_id}/invitations",
             user(demo, "member")["api_key"],
@@ -192,8 +178,7 @@ def test_admins_cannot_invite_owners_and_outsiders_cannot_invite(api: Api, demo:
         == 403
     )
     assert (
-        call(
-            api,
+        api.call(
             "POST",
             "/tenants/999/invitations",
             user(demo, "owner")["api_key"],

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -13,17 +12,6 @@ from audit_service.domain.models import RequestMetadata
 from audit_service.domain.permissions import Role
 from localcloud.provision import Stack
 from tests.conftest import Api, scan_all, user
-
-
-def call(api: Api, method: str, path: str, key: str, body: Any = None) -> tuple[int, Any]:
-    result = api.request(
-        method,
-        path,
-        key=key,
-        body=json.dumps(body).encode() if body is not None else b"",
-        headers={"Content-Type": "application/json"},
-    )
-    return result.status, json.loads(result.body) if result.body else None
 
 
 def audit_records(stack: Stack) -> list[dict[str, Any]]:
@@ -40,19 +28,19 @@ def test_listing_members_shows_names_and_roles_and_is_access_logged(api: Api, de
     tenant_id = demo["tenants"][0]["id"]
     auditor = user(demo, "auditor")
 
-    status, body = call(api, "GET", f"/tenants/{tenant_id}/members", auditor["api_key"])
+    status, body = api.call("GET", f"/tenants/{tenant_id}/members", auditor["api_key"])
 
     assert status == 200, body
     assert body["total"] == 3
     assert {(m["user"]["name"], m["user"]["email"], m["role"]) for m in body["data"]} == {
         (u["name"], u["email"], u["role"]) for u in demo["users"]
     }
-    _, access = call(api, "GET", f"/audit/tenants/{tenant_id}/access?actor_id={auditor['id']}", auditor["api_key"])
+    _, access = api.call("GET", f"/audit/tenants/{tenant_id}/access?actor_id={auditor['id']}", auditor["api_key"])
     assert [r["action"] for r in access["data"]] == ["members.read"]
 
 
 def test_a_member_without_members_read_is_refused(api: Api, demo: dict[str, Any]) -> None:
-    status, _ = call(api, "GET", f"/tenants/{demo['tenants'][0]['id']}/members", user(demo, "member")["api_key"])
+    status, _ = api.call("GET", f"/tenants/{demo['tenants'][0]['id']}/members", user(demo, "member")["api_key"])
     assert status == 403
 
 
@@ -60,32 +48,32 @@ def test_role_change_is_audited_with_the_previous_role(api: Api, stack: Stack, d
     tenant_id = demo["tenants"][0]["id"]
     owner, member = user(demo, "owner"), user(demo, "member")
 
-    status, body = call(
-        api, "PATCH", f"/tenants/{tenant_id}/members/{member['id']}", owner["api_key"], {"role": "auditor"}
+    status, body = api.call(
+        "PATCH", f"/tenants/{tenant_id}/members/{member['id']}", owner["api_key"], {"role": "auditor"}
     )
 
     assert status == 200, body
     assert body["role"] == "auditor" and body["user"]["id"] == member["id"]
-    _, log = call(api, "GET", f"/audit/tenants/{tenant_id}?type=member_role_changed", owner["api_key"])
+    _, log = api.call("GET", f"/audit/tenants/{tenant_id}?type=member_role_changed", owner["api_key"])
     (record,) = log["data"]
     assert record["author"] == {"id": owner["id"], "name": owner["name"]}
     assert record["previous"] == {"user_id": member["id"], "role": "member"}
     assert record["current"] == {"user_id": member["id"], "role": "auditor"}
     fresh_roles(api)
-    assert call(api, "GET", f"/audit/tenants/{tenant_id}", member["api_key"])[0] == 200  # now has audit:read
+    assert api.call("GET", f"/audit/tenants/{tenant_id}", member["api_key"])[0] == 200  # now has audit:read
 
 
 def test_only_owners_make_owners(api: Api, demo: dict[str, Any]) -> None:
     tenant_id = demo["tenants"][0]["id"]
     owner, auditor, member = user(demo, "owner"), user(demo, "auditor"), user(demo, "member")
     assert (
-        call(api, "PATCH", f"/tenants/{tenant_id}/members/{auditor['id']}", owner["api_key"], {"role": "admin"})[0]
+        api.call("PATCH", f"/tenants/{tenant_id}/members/{auditor['id']}", owner["api_key"], {"role": "admin"})[0]
         == 200
     )
     fresh_roles(api)
 
-    status, body = call(
-        api, "PATCH", f"/tenants/{tenant_id}/members/{member['id']}", auditor["api_key"], {"role": "owner"}
+    status, body = api.call(
+        "PATCH", f"/tenants/{tenant_id}/members/{member['id']}", auditor["api_key"], {"role": "owner"}
     )
 
     assert status == 403 and body["error"]["permission"] == "tenant:manage"
@@ -96,8 +84,8 @@ def test_the_last_owner_can_be_neither_demoted_nor_removed(api: Api, stack: Stac
     owner = user(demo, "owner")
     before = audit_records(stack)
 
-    demoted = call(api, "PATCH", f"/tenants/{tenant_id}/members/{owner['id']}", owner["api_key"], {"role": "admin"})
-    removed = call(api, "DELETE", f"/tenants/{tenant_id}/members/{owner['id']}", owner["api_key"])
+    demoted = api.call("PATCH", f"/tenants/{tenant_id}/members/{owner['id']}", owner["api_key"], {"role": "admin"})
+    removed = api.call("DELETE", f"/tenants/{tenant_id}/members/{owner['id']}", owner["api_key"])
 
     for status, body in (demoted, removed):
         assert status == 409 and body["error"]["code"] == "last_owner"
@@ -155,17 +143,17 @@ def test_removing_a_member_is_audited_and_removes_both_sides(api: Api, stack: St
     tenant_id = demo["tenants"][0]["id"]
     owner, member = user(demo, "owner"), user(demo, "member")
 
-    status, body = call(api, "DELETE", f"/tenants/{tenant_id}/members/{member['id']}", owner["api_key"])
+    status, body = api.call("DELETE", f"/tenants/{tenant_id}/members/{member['id']}", owner["api_key"])
 
     assert status == 204 and body is None
     keys = {(i["pk"]["S"], i.get("sk", {}).get("S")) for i in scan_all(stack)}
     assert (str(tenant_id), f"MEMBER#{member['id']}") not in keys
     assert (str(member["id"]), f"MEMBERSHIP#{tenant_id}") not in keys
-    _, log = call(api, "GET", f"/audit/tenants/{tenant_id}?type=member_removed", owner["api_key"])
+    _, log = api.call("GET", f"/audit/tenants/{tenant_id}?type=member_removed", owner["api_key"])
     (record,) = log["data"]
     assert record["previous"] == {"user_id": member["id"], "role": "member"} and record["current"] is None
     fresh_roles(api)
-    assert call(api, "GET", f"/tenants/{tenant_id}/members", member["api_key"])[0] == 403
+    assert api.call("GET", f"/tenants/{tenant_id}/members", member["api_key"])[0] == 403
 
 
 @pytest.mark.parametrize(
@@ -187,7 +175,7 @@ def test_bad_changes_leave_nothing_behind(
     user_id = user(demo, "member")["id"] if target == "member" else target
     before = scan_all(stack)
 
-    got, payload = call(api, method, f"/tenants/{tenant_id}/members/{user_id}", user(demo, "owner")["api_key"], body)
+    got, payload = api.call(method, f"/tenants/{tenant_id}/members/{user_id}", user(demo, "owner")["api_key"], body)
 
     assert got == status, payload
     assert payload["error"]["message"]
@@ -207,5 +195,5 @@ def test_another_tenants_members_are_out_of_reach(api: Api, demo: dict[str, Any]
         ("DELETE", f"/tenants/{other.id}/members/1"),
         ("GET", "/tenants/31337/members"),
     ):
-        status, body = call(api, method, path, owner["api_key"], {"role": "admin"} if method == "PATCH" else None)
+        status, body = api.call(method, path, owner["api_key"], {"role": "admin"} if method == "PATCH" else None)
         assert status == 403 and body["error"]["code"] == "forbidden", path
