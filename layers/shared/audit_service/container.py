@@ -49,9 +49,6 @@ def envelope() -> Envelope:
     from audit_service.crypto.envelope import Envelope
 
     settings = get_settings()
-    # The Encryption SDK gets a botocore session of its own: it wraps the session
-    # it is given in a boto3.Session, which registers boto3's handlers on it a
-    # second time (S3 clients made from a shared session then fail to build).
     return Envelope(settings.data_key_arn, cache_seconds=settings.data_key_cache_seconds)
 
 
