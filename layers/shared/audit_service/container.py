@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from audit_service.services.audit_log import AuditLog
     from audit_service.services.auth import Authenticator
     from audit_service.services.changes import ChangeRecorder
-    from audit_service.services.gdpr import AccountErasure, AccountExport, AuditRecords
+    from audit_service.services.gdpr import AccountErasure, AccountExport
     from audit_service.services.invitations import Invitations
     from audit_service.services.members import Members
     from audit_service.services.my_account import MyAccount
@@ -177,18 +177,6 @@ def users_repository() -> UsersRepository:
 
 
 @cache
-def workflow_audit_records() -> AuditRecords:
-    from audit_service.services.gdpr import AuditRecords
-
-    return AuditRecords(
-        audit_log(),
-        log_record_store(),
-        tenant_directory(),
-        platform_retention_days=get_settings().platform_retention_days,
-    )
-
-
-@cache
 def account_export() -> AccountExport:
     from audit_service.services.gdpr import AccountExport
 
@@ -202,7 +190,7 @@ def account_export() -> AccountExport:
         invitations(),
         s3=client("s3"),
         bucket=bucket,
-        audit=workflow_audit_records(),
+        changes=change_recorder(),
     )
 
 
@@ -217,7 +205,7 @@ def account_erasure() -> AccountErasure:
         members_repository(),
         InvitationsRepository(client("dynamodb"), tenants_table=get_settings().tenants_table),
         my_account(),
-        audit=workflow_audit_records(),
+        changes=change_recorder(),
     )
 
 
@@ -255,7 +243,6 @@ def reset() -> None:
         invitations,
         my_account,
         users_repository,
-        workflow_audit_records,
         account_export,
         account_erasure,
         workflows,

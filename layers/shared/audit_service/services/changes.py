@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
-from audit_service.dal.log_records import LogRecordStore
+from audit_service.dal.log_records import LogRecordStore, StoredRecord
 from audit_service.domain.audit import AuditEvent, Ref
-from audit_service.domain.errors import NotFound
+from audit_service.domain.errors import Conflict, NotFound
 from audit_service.domain.models import RequestMetadata, new_record_id, utc_now
 from audit_service.services.audit_log import AuditLog
 from audit_service.services.tenants import TenantDirectory
@@ -41,7 +42,49 @@ class ChangeRecorder:
         previous: dict[str, Any] | None,
         current: dict[str, Any] | None,
     ) -> tuple[AuditEvent, dict[str, Any]]:
-        """``tenant_id`` None: a user-level change, kept in the platform partition."""
+        """The audit record of a change, as an entry of the caller's TransactWriteItems.
+
+        ``tenant_id`` None: a user-level change, kept in the platform partition.
+        """
+        event, record = self._build(
+            tenant_id=tenant_id,
+            event_type=event_type,
+            author=author,
+            request=request,
+            previous=previous,
+            current=current,
+            event_id=new_record_id(),
+        )
+        return event, self._records.put_request(record)
+
+    def append(
+        self, *, tenant_id: int | None, event_type: str, author: Ref, event_id: str, current: dict[str, Any]
+    ) -> None:
+        """Write a record on its own, once: ``event_id`` comes from the caller (a workflow), so a
+        retried step finds its earlier record and writes nothing."""
+        _event, record = self._build(
+            tenant_id=tenant_id,
+            event_type=event_type,
+            author=author,
+            request=None,
+            previous=None,
+            current=current,
+            event_id=event_id,
+        )
+        with contextlib.suppress(Conflict):
+            self._records.put(record)
+
+    def _build(
+        self,
+        *,
+        tenant_id: int | None,
+        event_type: str,
+        author: Ref,
+        request: RequestMetadata | None,
+        previous: dict[str, Any] | None,
+        current: dict[str, Any] | None,
+        event_id: str,
+    ) -> tuple[AuditEvent, StoredRecord]:
         if tenant_id is None:
             days = self._platform_days
         else:
@@ -50,7 +93,7 @@ class ChangeRecorder:
                 raise NotFound(f"tenant {tenant_id} does not exist")
             days = plan.retention_days
         event = AuditEvent(
-            event_id=new_record_id(),
+            event_id=event_id,
             type=event_type,
             tenant_id=tenant_id,
             author=author,
@@ -61,4 +104,4 @@ class ChangeRecorder:
             user_agent=request.user_agent if request else None,
             occurred_at=utc_now(),
         )
-        return event, self._records.put_request(self._audit_log.build(event, days))
+        return event, self._audit_log.build(event, days)

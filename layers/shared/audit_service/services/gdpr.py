@@ -8,23 +8,20 @@ job. Audit logs, access logs and security events are kept (legitimate interest).
 
 from __future__ import annotations
 
-import contextlib
 import json
 from typing import Any
 
 from audit_service.dal.accounts import AccountsRepository
 from audit_service.dal.invitations import PENDING, InvitationsRepository
-from audit_service.dal.log_records import LogRecordStore
 from audit_service.dal.members import LastOwner, MembersRepository
 from audit_service.dal.users import UsersRepository
-from audit_service.domain.audit import AuditEvent, Ref
-from audit_service.domain.errors import Conflict, InvalidInput, NotFound
+from audit_service.domain.audit import Ref
+from audit_service.domain.errors import InvalidInput, NotFound
 from audit_service.domain.models import iso_utc, utc_now
 from audit_service.domain.permissions import Role
-from audit_service.services.audit_log import AuditLog
+from audit_service.services.changes import ChangeRecorder
 from audit_service.services.invitations import Invitations
 from audit_service.services.my_account import MyAccount
-from audit_service.services.tenants import TenantDirectory
 
 EXPORT_CATEGORIES = ("profile", "identities", "sessions", "memberships", "invitations", "settings")
 ERASURE_STEPS = ("record", "identities", "sessions", "api_keys", "invitations", "settings", "memberships", "profile")
@@ -44,7 +41,7 @@ class AccountExport:
         *,
         s3: Any,
         bucket: str,
-        audit: AuditRecords,
+        changes: ChangeRecorder,
     ) -> None:
         self._my_account = my_account
         self._accounts = accounts
@@ -52,7 +49,7 @@ class AccountExport:
         self._invitations = invitations
         self._s3 = s3
         self._bucket = bucket
-        self._audit = audit
+        self._changes = changes
 
     def collect(self, user_id: int, category: str) -> Any:
         """One category of the user's personal data, decrypted."""
@@ -96,10 +93,10 @@ class AccountExport:
             ContentType="application/json",
             ServerSideEncryption="aws:kms",
         )
-        self._audit.user_level(
-            user_id,
-            document["profile"]["name"],
-            "account_exported",
+        self._changes.append(
+            tenant_id=None,
+            event_type="account_exported",
+            author=Ref(id=user_id, name=document["profile"]["name"]),
             event_id=f"export-{export_id}",
             current={"export_id": export_id},
         )
@@ -114,42 +111,6 @@ class AccountExport:
         return document
 
 
-class AuditRecords:
-    """Audit records with ids derived from the workflow, so a retried step writes each once."""
-
-    def __init__(
-        self, audit_log: AuditLog, records: LogRecordStore, tenants: TenantDirectory, *, platform_retention_days: int
-    ) -> None:
-        self._audit_log = audit_log
-        self._records = records
-        self._tenants = tenants
-        self._platform_days = platform_retention_days
-
-    def user_level(self, user_id: int, name: str, event_type: str, *, event_id: str, current: dict[str, Any]) -> None:
-        self._put(None, user_id, name, event_type, event_id=event_id, current=current)
-
-    def in_tenant(
-        self, tenant_id: int, user_id: int, name: str, event_type: str, *, event_id: str, current: dict[str, Any]
-    ) -> None:
-        self._put(tenant_id, user_id, name, event_type, event_id=event_id, current=current)
-
-    def _put(
-        self, tenant_id: int | None, user_id: int, name: str, event_type: str, *, event_id: str, current: dict[str, Any]
-    ) -> None:
-        plan = self._tenants.plan_of(tenant_id) if tenant_id is not None else None
-        days = plan.retention_days if plan is not None else self._platform_days
-        event = AuditEvent(
-            event_id=event_id,
-            type=event_type,
-            tenant_id=tenant_id,
-            author=Ref(id=user_id, name=name),
-            current=current,
-            occurred_at=utc_now(),
-        )
-        with contextlib.suppress(Conflict):  # written by an earlier attempt of the same step
-            self._records.put(self._audit_log.build(event, days))
-
-
 class AccountErasure:
     def __init__(
         self,
@@ -159,14 +120,14 @@ class AccountErasure:
         invitations: InvitationsRepository,
         my_account: MyAccount,
         *,
-        audit: AuditRecords,
+        changes: ChangeRecorder,
     ) -> None:
         self._users = users
         self._accounts = accounts
         self._members = members
         self._invitations = invitations
         self._my_account = my_account
-        self._audit = audit
+        self._changes = changes
 
     def check(self, user_id: int) -> None:
         check_erasable(self._accounts, user_id)
@@ -186,18 +147,17 @@ class AccountErasure:
             return 0  # the profile is already gone: an earlier run got past this step
         tenants = self._accounts.roles_of(user_id)
         for tenant_id in tenants:
-            self._audit.in_tenant(
-                tenant_id,
-                user_id,
-                name,
-                "account_erased",
+            self._changes.append(
+                tenant_id=tenant_id,
+                event_type="account_erased",
+                author=Ref(id=user_id, name=name),
                 event_id=f"erasure-{erasure_id}",
                 current={"user_id": user_id, "erasure_id": erasure_id},
             )
-        self._audit.user_level(
-            user_id,
-            name,
-            "account_erased",
+        self._changes.append(
+            tenant_id=None,
+            event_type="account_erased",
+            author=Ref(id=user_id, name=name),
             event_id=f"erasure-{erasure_id}",
             current={"user_id": user_id, "erasure_id": erasure_id},
         )
