@@ -12,8 +12,11 @@ Semantics follow Lambda's:
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from localcloud.provision import EventSourceMapping
@@ -116,7 +119,8 @@ class StreamPoller:
         """Invoke the function; the sequence number to retry from, or None when all succeeded."""
         event = {
             "Records": [
-                {**record, "eventSourceARN": self.mapping.source_arn, "awsRegion": self._region} for record in records
+                {**_as_lambda_json(record), "eventSourceARN": self.mapping.source_arn, "awsRegion": self._region}
+                for record in records
             ]
         }
         try:
@@ -128,6 +132,19 @@ class StreamPoller:
             if failures:
                 return str(min(failures, key=int))
         return None
+
+
+def _as_lambda_json(record: dict[str, Any]) -> Any:
+    """A stream record as Lambda delivers it: JSON, times as epoch seconds, binary values as base64."""
+
+    def encode(value: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.timestamp()
+        if isinstance(value, bytes | bytearray):
+            return base64.b64encode(bytes(value)).decode()
+        raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+    return json.loads(json.dumps(record, default=encode))
 
 
 class Pollers:

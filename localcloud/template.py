@@ -158,7 +158,9 @@ def placeholder_environment(template: Mapping[str, Any] | None = None) -> dict[s
         )
         for name in names
     }
-    numeric = {"AUTH_CACHE_TTL_SECONDS": "60", "PLATFORM_RETENTION_DAYS": "400", "POWERTOOLS_LOG_LEVEL": "INFO"}
-    values.update({name: value for name, value in numeric.items() if name in values})
+    parameters = document.get("Parameters", {})
+    for name, value in names.items():  # a template parameter's default where one is referenced
+        if isinstance(value, dict) and value.get("Ref") in parameters:
+            values[name] = str(parameters[value["Ref"]]["Default"])
     values.update({"AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"})
     return values

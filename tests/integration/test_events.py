@@ -41,6 +41,10 @@ FUNCTIONS = {
     "update_own_settings": "UpdateOwnSettingsFunction",
     "create_own_api_key": "CreateOwnApiKeyFunction",
     "list_own_sessions": "ListOwnSessionsFunction",
+    "seal_audit_log": "SealAuditLogFunction",
+    "verify_tenant_audit_log": "VerifyTenantAuditLogFunction",
+    "export_tenant_audit_log": "ExportTenantAuditLogFunction",
+    "get_audit_record_proof": "GetAuditRecordProofFunction",
 }
 
 # file -> expected outcome: ("allow", None) | ("unauthorized", reason) | (status code, None)
@@ -73,6 +77,11 @@ EXPECTED: dict[str, tuple[Any, str | None]] = {
     "update_own_settings/set_timezone.json": (200, None),
     "create_own_api_key/create.json": (201, None),
     "list_own_sessions/get.json": (200, None),
+    # a record written straight into the table, not by the service: left unsealed
+    "seal_audit_log/forged_insert.json": ("stream", "rejected"),
+    "verify_tenant_audit_log/get.json": (200, None),
+    "export_tenant_audit_log/get.json": (200, None),
+    "get_audit_record_proof/missing.json": (404, None),
     # PutEvents entries for `aws events put-events --entries file://...` (bus name of `make run`)
     "bus/put_events_local.json": ("bus", None),
 }
@@ -121,6 +130,8 @@ def test_event_runs_through_its_handler(name: str, runtime: Runtime, demo: dict[
         assert len(stored) == 1
         dead = clients("sqs").receive_message(QueueUrl=runtime.stack.ref("AuditIngestDeadLetterQueue"))
         assert len(dead["Messages"]) == 1
+    elif expected == "stream":
+        assert runtime.invoke(function, event) == {"sealed": 0, "already_sealed": 0, "rejected": 1, "checkpoints": []}
     elif expected == "allow":
         policy = runtime.invoke(function, event)
         assert policy["principalId"] == "2"

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from audit_service.domain.models import PLAN_RETENTION_DAYS
 from localcloud.template import function_properties, load
 
 TEMPLATE = load()
@@ -62,10 +63,24 @@ def test_no_role_can_modify_or_delete_audit_log_records() -> None:
     for function in FUNCTIONS:
         for statement in _statements(function):
             targets = {_referenced(r) for r in _as_list(statement["Resource"])}
-            if "AuditLogTable" in targets:
+            for table in {"AuditLogTable", "CheckpointsTable"} & targets:
                 assert not MUTATING_LOG_ACTIONS & set(_as_list(statement["Action"])), (
-                    f"{function} may change or delete audit log records"
+                    f"{function} may change or delete items of {table}"
                 )
+
+
+def test_checkpoints_outlive_every_record_and_their_anchors_cannot_be_deleted() -> None:
+    parameters = TEMPLATE["Parameters"]
+    assert parameters["CheckpointRetentionDays"]["MinValue"] > parameters["PlatformRetentionDays"]["Default"]
+    assert parameters["PlatformRetentionDays"]["MinValue"] > max(PLAN_RETENTION_DAYS.values())
+    bucket = RESOURCES["AnchorBucket"]
+    assert bucket["DeletionPolicy"] == "Retain"
+    lock = bucket["Properties"]["ObjectLockConfiguration"]
+    assert lock["Rule"]["DefaultRetention"] == {"Mode": "COMPLIANCE", "Days": {"Ref": "CheckpointRetentionDays"}}
+    assert RESOURCES["CheckpointsTable"]["DeletionPolicy"] == "Retain"
+    stream = function_properties(TEMPLATE, "SealAuditLogFunction")["Events"]["Stream"]["Properties"]
+    assert stream["Stream"] == {"Fn::GetAtt": ["AuditLogTable", "StreamArn"]}
+    assert "OnFailure" in stream["DestinationConfig"]
 
 
 def test_every_table_is_encrypted_with_the_customer_managed_key() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class Settings(BaseModel):
@@ -31,8 +31,22 @@ class Settings(BaseModel):
     exports_bucket: str | None = None
     export_state_machine_arn: str | None = None
     erasure_state_machine_arn: str | None = None
+    checkpoints_table: str | None = None
+    signing_key_arn: str | None = None
+    anchor_bucket: str | None = None
+    # Checkpoints and their anchors outlive every record they cover.
+    checkpoint_retention_days: int = Field(default=800, ge=2)
     workflow_wait_seconds: float = Field(default=20.0, ge=0, le=25)
     aws_region: str = Field(default="us-east-1")
+
+    @model_validator(mode="after")
+    def _checkpoints_outlive_records(self) -> Settings:
+        if self.checkpoint_retention_days <= self.platform_retention_days:
+            raise ValueError(
+                "CHECKPOINT_RETENTION_DAYS must exceed PLATFORM_RETENTION_DAYS: "
+                "a checkpoint must outlive every record it covers"
+            )
+        return self
 
 
 @lru_cache(maxsize=1)

@@ -16,6 +16,9 @@ from audit_service.dal.accounts import AccountsRepository
 if TYPE_CHECKING:
     from audit_service.crypto.envelope import Envelope
     from audit_service.crypto.hashing import BlindIndex
+    from audit_service.crypto.signing import KmsSigner
+    from audit_service.dal.anchors import AnchorStore
+    from audit_service.dal.checkpoints import CheckpointStore
     from audit_service.dal.log_records import LogRecordStore
     from audit_service.dal.members import MembersRepository
     from audit_service.dal.users import UsersRepository
@@ -25,9 +28,11 @@ if TYPE_CHECKING:
     from audit_service.services.auth import Authenticator
     from audit_service.services.changes import ChangeRecorder
     from audit_service.services.gdpr import AccountErasure, AccountExport
+    from audit_service.services.integrity import Integrity
     from audit_service.services.invitations import Invitations
     from audit_service.services.members import Members
     from audit_service.services.my_account import MyAccount
+    from audit_service.services.sealer import Sealer
     from audit_service.services.security import SecurityEvents
     from audit_service.services.tenants import TenantDirectory
     from audit_service.services.workflows import Workflows
@@ -225,6 +230,54 @@ def accounts() -> Accounts:
     )
 
 
+def _required(name: str, value: str | None) -> str:
+    if not value:
+        raise RuntimeError(f"{name.upper()} is not configured")
+    return value
+
+
+@cache
+def checkpoint_store() -> CheckpointStore:
+    from audit_service.dal.checkpoints import CheckpointStore
+
+    return CheckpointStore(client("dynamodb"), table=_required("checkpoints_table", get_settings().checkpoints_table))
+
+
+@cache
+def anchor_store() -> AnchorStore:
+    from audit_service.dal.anchors import AnchorStore
+
+    return AnchorStore(client("s3"), bucket=_required("anchor_bucket", get_settings().anchor_bucket))
+
+
+@cache
+def signer() -> KmsSigner:
+    from audit_service.crypto.signing import KmsSigner
+
+    return KmsSigner(client("kms"), _required("signing_key_arn", get_settings().signing_key_arn))
+
+
+@cache
+def sealer() -> Sealer:
+    from audit_service.services.integrity import authenticity
+    from audit_service.services.sealer import Sealer
+
+    return Sealer(
+        checkpoint_store(),
+        anchor_store(),
+        signer(),
+        authentic=authenticity(envelope()),
+        retention_days=get_settings().checkpoint_retention_days,
+    )
+
+
+@cache
+def integrity() -> Integrity:
+    from audit_service.services.integrity import Integrity
+
+    return Integrity(log_record_store(), checkpoint_store(), anchor_store(), signer(), envelope())
+
+
 def reset() -> None:
     """Forget every cached collaborator (tests and the local cloud's re-seeding)."""
     for factory in (
@@ -247,6 +300,11 @@ def reset() -> None:
         account_erasure,
         workflows,
         accounts,
+        checkpoint_store,
+        anchor_store,
+        signer,
+        sealer,
+        integrity,
     ):
         factory.cache_clear()
     get_settings.cache_clear()

@@ -1,4 +1,4 @@
-"""``ld-audit-admin``: create tenants, users, memberships and API keys.
+"""``ld-audit-admin``: create tenants, users, memberships and API keys; verify audit-log exports offline.
 
 Against a deployed stack::
 
@@ -8,6 +8,11 @@ reads the table names and key ARNs from the stack's outputs. Without
 ``--stack`` it uses the same environment variables as the functions (the local
 cloud sets them). Every command prints one JSON object. An API key's secret is
 printed once, when it is created, and is not stored anywhere.
+
+``bundle verify`` and ``proof verify`` need no AWS access at all: they check an
+exported audit-log bundle or an inclusion proof against the signing key's
+public key (``--public-key``, from ``aws kms get-public-key``; by default the
+one inside the file). They exit with status 2 when verification fails.
 """
 
 from __future__ import annotations
@@ -90,7 +95,41 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("--key-id", required=True)
     list_keys = key.add_parser("list", help="list a user's API keys (never their secrets)")
     list_keys.add_argument("--user", type=int, required=True)
+
+    for name, what in (("bundle", "an audit-log export bundle"), ("proof", "an inclusion proof")):
+        offline = groups.add_parser(name).add_subparsers(dest="action", required=True)
+        check = offline.add_parser("verify", help=f"verify {what} offline, without AWS access")
+        check.add_argument("file", help=f"{what} (JSON), as returned by the API")
+        check.add_argument(
+            "--public-key",
+            help="the signing key's public key, DER or PEM (default: the one in the file; pin it in real audits)",
+        )
     return parser
+
+
+def _public_key(path: str | None) -> bytes | None:
+    if path is None:
+        return None
+    raw = Path(path).read_bytes()
+    if raw.lstrip().startswith(b"-----BEGIN"):
+        from cryptography.hazmat.primitives.serialization import (
+            Encoding,
+            PublicFormat,
+            load_pem_public_key,
+        )
+
+        return load_pem_public_key(raw).public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
+    return raw
+
+
+def _offline(group: str, path: str, public_key: str | None) -> dict[str, Any]:
+    from audit_service.integrity.bundle import verify_bundle, verify_proof
+
+    document = json.loads(Path(path).read_text())
+    if group == "proof":
+        return verify_proof(document, public_key=_public_key(public_key))
+    report = verify_bundle(document, public_key=_public_key(public_key))
+    return {"owner": report.owner, **report.as_dict()}
 
 
 def _use_stack(stack_name: str) -> None:
@@ -115,10 +154,16 @@ def _use_local(state_file: str) -> None:
 def run(argv: Sequence[str]) -> dict[str, Any]:
     """Run one command; returns what ``main`` prints."""
     args = _parser().parse_args(argv)
+    if args.group in ("bundle", "proof"):
+        return _offline(args.group, args.file, args.public_key)
     if args.stack:
         _use_stack(args.stack)
     elif args.local:
         _use_local(args.local)
+    return _account_command(args)
+
+
+def _account_command(args: argparse.Namespace) -> dict[str, Any]:
     accounts = container.accounts()
     command = (args.group, args.action)
     if command == ("tenant", "create"):
@@ -152,9 +197,10 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        print(json.dumps(run(sys.argv[1:] if argv is None else argv), indent=2))
+        result = run(sys.argv[1:] if argv is None else argv)
+        print(json.dumps(result, indent=2))
     except (DomainError, ValidationError, ValueError, OSError) as error:
         message = error.message if isinstance(error, DomainError) else str(error)
         print(json.dumps({"error": message}), file=sys.stderr)
         return 1
-    return 0
+    return 2 if result.get("verified") is False else 0

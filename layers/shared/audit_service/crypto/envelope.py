@@ -22,7 +22,7 @@ from typing import Any
 import aws_encryption_sdk
 import boto3
 from aws_encryption_sdk.caches.local import LocalCryptoMaterialsCache
-from aws_encryption_sdk.exceptions import AWSEncryptionSDKClientError
+from aws_encryption_sdk.exceptions import AWSEncryptionSDKClientError, DecryptKeyError
 from aws_encryption_sdk.identifiers import Algorithm, CommitmentPolicy
 from aws_encryption_sdk.key_providers.kms import StrictAwsKmsMasterKeyProvider
 from aws_encryption_sdk.materials_managers.caching import CachingCryptoMaterialsManager
@@ -54,6 +54,14 @@ class DecryptionFailed(Exception):
     """The message does not belong where it was found, or cannot be opened."""
 
 
+class KeyUnavailable(Exception):
+    """KMS did not give the message's data key: a fault (throttling, outage) or a key this service cannot use.
+
+    Kept apart from DecryptionFailed so that a KMS fault is retried, never taken
+    as proof that a record is forged.
+    """
+
+
 class Envelope:
     def __init__(self, key_arn: str, *, cache_seconds: float, cache_capacity: int = 1000) -> None:
         # The key ARN names its region; the KMS client honours AWS_ENDPOINT_URL locally.
@@ -83,6 +91,8 @@ class Envelope:
         """Decrypt and check that the message belongs to this owner and record."""
         try:
             plaintext, header = self._client.decrypt(source=ciphertext, materials_manager=self._materials)
+        except DecryptKeyError as error:
+            raise KeyUnavailable(f"cannot get the data key: {error}") from error
         except AWSEncryptionSDKClientError as error:
             raise DecryptionFailed(f"cannot decrypt: {type(error).__name__}") from error
         stored = header.encryption_context

@@ -31,6 +31,7 @@ from audit_service.dal.dynamo import error_code, from_item, to_item
 from audit_service.domain.errors import Conflict
 
 PLATFORM = "platform"
+KINDS = ("audit", "access", "security")  # every kind of record the table holds
 BY_TIME = "by_time"
 BY_AUTHOR = "by_author"
 _APPEND_ONLY = "attribute_not_exists(pk)"
@@ -114,8 +115,42 @@ class LogRecordStore:
             raise
 
     def get(self, pk: str, sk: str) -> StoredRecord | None:
+        item = self.stored_item(pk, sk)
+        return _record(item) if item is not None else None
+
+    def stored_items(self, pk: str, *, time_from: str, time_to: str) -> Iterator[dict[str, Any]]:
+        """Every item of partition ``pk`` in a ``ts_key`` range, as stored (expired ones too): for verifying."""
+        query = RecordQuery(BY_TIME, "pk", pk, time_from, time_to)
+        arguments = {**query.arguments(), "TableName": self._table}
+        del arguments["FilterExpression"]
+        arguments["ExpressionAttributeNames"] = {"#p": "pk", "#t": "ts_key"}
+        del arguments["ExpressionAttributeValues"][":now"]
+        while True:
+            response = self._db.query(**arguments)
+            yield from response["Items"]
+            if "LastEvaluatedKey" not in response:
+                return
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def stored_item(self, pk: str, sk: str) -> dict[str, Any] | None:
         response = self._db.get_item(TableName=self._table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True)
-        return _record(response["Item"]) if "Item" in response else None
+        item: dict[str, Any] | None = response.get("Item")
+        return item
+
+    def stored_items_by_key(self, keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 100):
+            request: dict[str, Any] = {
+                self._table: {
+                    "Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in keys[start : start + 100]],
+                    "ConsistentRead": True,
+                }
+            }
+            while request:
+                response = self._db.batch_get_item(RequestItems=request)
+                found.extend(response["Responses"].get(self._table, []))
+                request = response.get("UnprocessedKeys") or {}
+        return found
 
     def page(
         self, query: RecordQuery, *, limit: int, skip: int = 0, after: dict[str, Any] | None = None

@@ -1,0 +1,42 @@
+"""GET /audit/tenants/{tenant_id}/export: the tenant's sealed records of a period, verifiable offline."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Path
+
+from audit_service import container
+from audit_service.api.http import authorize, create_app, only_query_parameters, request_metadata
+from audit_service.config import get_settings
+from audit_service.domain.permissions import Permission
+from audit_service.observability import instrumented
+from audit_service.services.pagination import TimeRange
+
+get_settings()
+integrity = container.integrity()
+access_log = container.access_log()
+app = create_app()
+
+
+@app.get("/audit/tenants/<tenant_id>/export")
+def export_tenant_audit_log(tenant_id: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
+    """A bundle of records, checkpoints, blocks and the public key (``ld-audit-admin bundle verify``).
+
+    Records are in their stored form: personal data stays encrypted.
+    """
+    only_query_parameters(app, {"from", "to"})
+    principal = authorize(app, Permission.AUDIT_READ, tenant_id=tenant_id)
+    period = TimeRange.parse(app.current_event.query_string_parameters or {})
+    bundle = integrity.export(tenant_id, period)
+    access_log.record(
+        actor_id=principal.user_id, action="audit_log.export", tenant_id=tenant_id, request=request_metadata(app)
+    )
+    return bundle
+
+
+def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)
+
+
+handler = instrumented(_handle)

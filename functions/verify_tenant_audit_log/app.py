@@ -1,0 +1,42 @@
+"""GET /audit/tenants/{tenant_id}/verify: is the tenant's log over a period complete and unmodified?"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Path
+
+from audit_service import container
+from audit_service.api.http import authorize, create_app, only_query_parameters, request_metadata
+from audit_service.config import get_settings
+from audit_service.domain.permissions import Permission
+from audit_service.observability import instrumented
+from audit_service.services.pagination import TimeRange
+
+get_settings()
+integrity = container.integrity()
+access_log = container.access_log()
+app = create_app()
+
+
+@app.get("/audit/tenants/<tenant_id>/verify")
+def verify_tenant_audit_log(tenant_id: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
+    """Checks every record of the period against the tenant's signed checkpoint chain.
+
+    Optional ``from``/``to`` (ISO 8601) bound the period, as in the log listings.
+    """
+    only_query_parameters(app, {"from", "to"})
+    principal = authorize(app, Permission.AUDIT_READ, tenant_id=tenant_id)
+    period = TimeRange.parse(app.current_event.query_string_parameters or {})
+    report = integrity.verify(tenant_id, period)
+    access_log.record(
+        actor_id=principal.user_id, action="audit_log.verify", tenant_id=tenant_id, request=request_metadata(app)
+    )
+    return {"tenant_id": tenant_id, **report.as_dict()}
+
+
+def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)
+
+
+handler = instrumented(_handle)

@@ -1,0 +1,112 @@
+"""The checkpoints table: each owner's signed checkpoints and their blocks. Put-only.
+
+Layout (docs/data-model.md): ``pk = <owner>`` (a tenant id, or ``platform``);
+``sk = checkpoint#<number>`` for a checkpoint (small: the chain is read whole)
+and ``sk = block#<number>`` for its block (the entries, as one JSON string; up
+to the sealer's block size, well under DynamoDB's 400 KB item limit). Both are
+written in one transaction, conditional on the number being free, so two
+sealers racing for a tenant's next number cannot both win.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from audit_service.dal.dynamo import cancellation_reasons, error_code, from_item, to_item
+from audit_service.integrity.checkpoints import Checkpoint
+from audit_service.integrity.records import Entry
+
+CHECKPOINT = "checkpoint#"
+BLOCK = "block#"
+_PUT_ONLY = "attribute_not_exists(pk)"
+_BATCH_GET_LIMIT = 100
+
+
+def _sk(prefix: str, number: int) -> str:
+    return f"{prefix}{number:012d}"
+
+
+def _checkpoint(item: dict[str, Any]) -> Checkpoint:
+    values = from_item(item)
+    return Checkpoint.from_dict(values)
+
+
+class CheckpointStore:
+    def __init__(self, dynamodb: Any, *, table: str) -> None:
+        self._db = dynamodb
+        self._table = table
+
+    def append(self, checkpoint: Checkpoint, entries: list[Entry]) -> bool:
+        """Store ``checkpoint`` and its block; False if its number is already taken."""
+        header = {"pk": checkpoint.owner, "sk": _sk(CHECKPOINT, checkpoint.number), **checkpoint.as_dict()}
+        block = {
+            "pk": checkpoint.owner,
+            "sk": _sk(BLOCK, checkpoint.number),
+            "entries": json.dumps([entry.as_list() for entry in entries], separators=(",", ":")),
+            "expires_at": checkpoint.expires_at,
+        }
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": self._table, "Item": to_item(item), "ConditionExpression": _PUT_ONLY}}
+                    for item in (header, block)
+                ]
+            )
+        except ClientError as error:
+            if error_code(error) == "TransactionCanceledException" and (
+                "ConditionalCheckFailed" in cancellation_reasons(error)
+            ):
+                return False
+            raise
+        return True
+
+    def newest(self, owner: str, *, limit: int = 1) -> Iterator[Checkpoint]:
+        """The owner's checkpoints, newest first (consistent reads: a sealer chains on them)."""
+        yield from self._headers(owner, newest_first=True, limit=limit)
+
+    def chain(self, owner: str) -> list[Checkpoint]:
+        """Every stored checkpoint of ``owner``, oldest first."""
+        return list(self._headers(owner, newest_first=False, limit=1000))
+
+    def blocks(self, owner: str, numbers: Iterable[int]) -> dict[int, list[Entry]]:
+        wanted = sorted(set(numbers))
+        found: dict[int, list[Entry]] = {}
+        for start in range(0, len(wanted), _BATCH_GET_LIMIT):
+            keys = [{"pk": {"S": owner}, "sk": {"S": _sk(BLOCK, n)}} for n in wanted[start : start + _BATCH_GET_LIMIT]]
+            request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+            while request:
+                response = self._db.batch_get_item(RequestItems=request)
+                for item in response["Responses"].get(self._table, []):
+                    number = int(item["sk"]["S"].removeprefix(BLOCK))
+                    found[number] = _entries(item)
+                request = response.get("UnprocessedKeys") or {}
+        return found
+
+    def _headers(self, owner: str, *, newest_first: bool, limit: int) -> Iterator[Checkpoint]:
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :owner AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":owner": {"S": owner}, ":prefix": {"S": CHECKPOINT}},
+            "ScanIndexForward": not newest_first,
+            "ConsistentRead": True,
+            "Limit": limit,
+        }
+        while True:
+            response = self._db.query(**arguments)
+            for item in response["Items"]:
+                yield _checkpoint(item)
+            if "LastEvaluatedKey" not in response:
+                return
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _entries(item: dict[str, Any]) -> list[Entry]:
+    """A block's entries; a damaged block reads as empty, and then fails its checkpoint's root."""
+    try:
+        return [Entry.from_list(values) for values in json.loads(item["entries"]["S"])]
+    except (KeyError, TypeError, ValueError):
+        return []

@@ -1,0 +1,186 @@
+"""Tamper evidence for a tenant's log: verify a period, prove one record, export a bundle.
+
+Reads the owner's checkpoint chain (small items, read whole), the blocks of the
+checkpoints that overlap the period, the stored records of the period (expired
+ones included), and the newest anchor from the Object Lock bucket, then hands
+them to the pure verifier (integrity/verifier.py), the same code the offline
+verifier runs on an exported bundle.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from audit_service.crypto.envelope import DecryptionFailed
+from audit_service.dal.log_records import KINDS, PLATFORM, LogRecordStore
+from audit_service.domain.errors import Conflict, InvalidInput, NotFound
+from audit_service.domain.models import iso_utc, utc_now
+from audit_service.integrity import merkle
+from audit_service.integrity.bundle import BUNDLE_FORMAT
+from audit_service.integrity.records import Item, RecordKey, canonical_item, owner_and_kind, record_time
+from audit_service.integrity.verifier import EARLIEST, LATEST, Evidence, Report, overlaps, verify
+from audit_service.services.pagination import TimeRange
+
+if TYPE_CHECKING:
+    from audit_service.crypto.envelope import Envelope
+    from audit_service.crypto.signing import KmsSigner
+    from audit_service.dal.anchors import AnchorStore
+    from audit_service.dal.checkpoints import CheckpointStore
+
+# A bundle is returned in the response body (Lambda answers at most 6 MB; a
+# record is ~1.2 KB in a bundle). Longer periods are exported in parts.
+MAX_EXPORT_RECORDS = 3000
+
+
+class NotSealedYet(Conflict):
+    code = "not_sealed_yet"
+
+
+def authenticity(envelope: Envelope) -> Callable[[Item], bool]:
+    """Was ``item`` written by this service? Its sealed data must open for its owner and name its own key.
+
+    A KMS fault raises (KeyUnavailable) rather than answering False: a record is
+    never called forged because KMS was throttled.
+    """
+
+    def authentic(item: Item) -> bool:
+        owner, _kind = owner_and_kind(item)
+        context = {"partition": PLATFORM} if owner == PLATFORM else {"tenant_id": owner}
+        try:
+            raw = item["pii"]["B"]
+            sealed = raw if isinstance(raw, bytes | bytearray) else base64.b64decode(raw, validate=True)
+            envelope.open(bytes(sealed), context=context, bind=f"{item['pk']['S']}|{item['sk']['S']}")
+        except (DecryptionFailed, KeyError, TypeError, binascii.Error):
+            return False
+        return True
+
+    return authentic
+
+
+def _bounds(period: TimeRange) -> tuple[str, str]:
+    return (
+        iso_utc(period.time_from) if period.time_from else EARLIEST,
+        iso_utc(period.time_to) if period.time_to else LATEST,
+    )
+
+
+class Integrity:
+    def __init__(
+        self,
+        records: LogRecordStore,
+        checkpoints: CheckpointStore,
+        anchors: AnchorStore,
+        signer: KmsSigner,
+        envelope: Envelope,
+    ) -> None:
+        self._records = records
+        self._checkpoints = checkpoints
+        self._anchors = anchors
+        self._signer = signer
+        self._authentic = authenticity(envelope)
+
+    def verify(self, tenant_id: int, period: TimeRange, *, now: datetime | None = None) -> Report:
+        evidence = self._evidence(str(tenant_id), period, now or utc_now())
+        return verify(evidence, self._authentic)
+
+    def export(self, tenant_id: int, period: TimeRange, *, now: datetime | None = None) -> dict[str, Any]:
+        """A bundle an auditor verifies offline: the sealed records of the period, the chain, the blocks, the key."""
+        moment = now or utc_now()
+        evidence = self._evidence(str(tenant_id), period, moment)
+        sealed = {entry.key for entries in evidence.blocks.values() for entry in entries}
+        records = [item for item in evidence.records if _key(item) in sealed]
+        if len(records) > MAX_EXPORT_RECORDS:
+            raise InvalidInput(
+                f"the period holds {len(records)} records; export at most {MAX_EXPORT_RECORDS} at a time "
+                "(narrow 'from' and 'to')"
+            )
+        return {
+            "format": BUNDLE_FORMAT,
+            "owner": evidence.owner,
+            "from": evidence.time_from or None,
+            "to": None if evidence.time_to == LATEST else evidence.time_to,
+            "exported_at": iso_utc(moment),
+            "key_id": self._signer.key_id,
+            "public_key": base64.b64encode(evidence.public_key).decode(),
+            "checkpoints": [checkpoint.as_dict() for checkpoint in evidence.checkpoints],
+            "blocks": {str(n): [entry.as_list() for entry in entries] for n, entries in evidence.blocks.items()},
+            "records": [canonical_item(item) for item in records],
+            "anchor": evidence.anchor.as_dict() if evidence.anchor else None,
+            "unsealed_not_exported": len(evidence.records) - len(records),
+        }
+
+    def proof(self, tenant_id: int, kind: str, record_id: str) -> dict[str, Any]:
+        """The Merkle path from one record to the signed root of the checkpoint that sealed it."""
+        if kind not in KINDS:
+            raise InvalidInput(f"'kind' must be one of {', '.join(KINDS)}")
+        owner = str(tenant_id)
+        item = self._records.stored_item(f"{owner}#{kind}", record_id)
+        if item is None:
+            raise NotFound(f"no {kind} record {record_id!r} in tenant {tenant_id}")
+        ts = record_time(item)
+        candidates = [c for c in self._checkpoints.chain(owner) if c.ts_min <= ts <= c.ts_max]
+        blocks = self._checkpoints.blocks(owner, [c.number for c in candidates])
+        for checkpoint in candidates:
+            entries = blocks.get(checkpoint.number, [])
+            for index, entry in enumerate(entries):
+                if entry.key == RecordKey(kind, record_id):
+                    leaves = [e.leaf() for e in entries]
+                    return {
+                        "record": {
+                            "kind": kind,
+                            "id": record_id,
+                            "sequence": checkpoint.first_seq + index,
+                            "entry": entry.as_list(),
+                            "stored": canonical_item(item),
+                        },
+                        "checkpoint": checkpoint.as_dict(),
+                        "proof": {
+                            "leaf_index": index,
+                            "tree_size": len(entries),
+                            "leaf_hash": leaves[index].hex(),
+                            "path": [node.hex() for node in merkle.inclusion_path(leaves, index)],
+                        },
+                        "public_key": base64.b64encode(self._signer.public_key()).decode(),
+                    }
+        raise NotSealedYet(f"{kind} record {record_id!r} is not sealed yet; try again in a minute")
+
+    def _evidence(self, owner: str, period: TimeRange, now: datetime) -> Evidence:
+        time_from, time_to = _bounds(period)
+        chain = self._checkpoints.chain(owner)
+        blocks = self._checkpoints.blocks(owner, [c.number for c in chain if overlaps(c, time_from, time_to)])
+        low = time_from or "0"
+        high = time_to if time_to == LATEST else time_to + LATEST
+        found = {
+            _key(item): item
+            for kind in KINDS
+            for item in self._records.stored_items(f"{owner}#{kind}", time_from=low, time_to=high)
+        }
+        # Entries of the period whose records the time index did not return: moved in time, or gone.
+        wanted = [
+            (f"{owner}#{entry.kind}", entry.id)
+            for entries in blocks.values()
+            for entry in entries
+            if time_from <= entry.ts <= time_to and entry.key not in found
+        ]
+        for item in self._records.stored_items_by_key(wanted):
+            found[_key(item)] = item
+        return Evidence(
+            owner=owner,
+            checkpoints=chain,
+            blocks=blocks,
+            records=list(found.values()),
+            anchor=self._anchors.newest(owner),
+            public_key=self._signer.public_key(),
+            now=int(now.timestamp()),
+            time_from=time_from,
+            time_to=time_to,
+        )
+
+
+def _key(item: Item) -> RecordKey:
+    _owner, kind = owner_and_kind(item)
+    return RecordKey(kind, str(item["sk"]["S"]))

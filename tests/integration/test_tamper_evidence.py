@@ -1,0 +1,435 @@
+"""Tamper evidence: the sealer, the verify route, inclusion proofs, export bundles and the offline verifier.
+
+Every tamper case changes the table (or the checkpoints) directly, behind the
+service's back, the way an operator or a compromised role with table access
+could; each must be caught and named, and a clean log must verify as clean,
+including after records expired under the tenant's plan.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from audit_service import container
+from audit_service.admin import cli
+from audit_service.integrity.bundle import verify_bundle, verify_proof
+from audit_service.services.pagination import TimeRange
+from localcloud.pollers import Pollers
+from localcloud.provision import Stack
+from localcloud.runtime import Runtime
+from tests.conftest import REGION, Api, clients, user
+from tests.integration.test_audit_log import product_page_event, publish
+
+pytestmark = pytest.mark.xdist_group("tamper")
+
+
+@pytest.fixture
+def pollers(runtime: Runtime, stack: Stack) -> Pollers:
+    return Pollers(stack.mappings, runtime, clients, REGION)
+
+
+@pytest.fixture
+def tenant(demo: dict[str, Any]) -> int:
+    return int(demo["tenants"][0]["id"])
+
+
+@pytest.fixture
+def auditor(demo: dict[str, Any]) -> str:
+    return str(user(demo, "auditor")["api_key"])
+
+
+def events(tenant_id: int, count: int, *, start: datetime | None = None) -> list[dict[str, Any]]:
+    start = start or datetime.now(UTC) - timedelta(minutes=count)
+    return [
+        product_page_event(tenant_id, occurred_at=(start + timedelta(minutes=i)).isoformat(), request_id=f"req-{i}")
+        for i in range(count)
+    ]
+
+
+@pytest.fixture
+def sealed(stack: Stack, pollers: Pollers, tenant: int) -> list[dict[str, Any]]:
+    """Twelve audit events, ingested and sealed; returns them oldest first."""
+    published = events(tenant, 12)
+    publish(stack, *published[:6])
+    pollers.drain()
+    publish(stack, *published[6:])
+    pollers.drain()
+    return published
+
+
+def verify(api: Api, tenant_id: int, key: str, query: str = "") -> dict[str, Any]:
+    status, body = api.call("GET", f"/audit/tenants/{tenant_id}/verify{query}", key)
+    assert status == 200, body
+    return dict(body)
+
+
+def problems(report: dict[str, Any]) -> list[tuple[str, str | None]]:
+    return sorted((p["problem"], p.get("record_id")) for p in report["problems"])
+
+
+def table(stack: Stack) -> str:
+    return str(stack.ref("AuditLogTable"))
+
+
+def stored(stack: Stack, tenant_id: int, event_id: str, kind: str = "audit") -> dict[str, Any]:
+    item = clients("dynamodb").get_item(
+        TableName=table(stack), Key={"pk": {"S": f"{tenant_id}#{kind}"}, "sk": {"S": event_id}}
+    )["Item"]
+    return dict(item)
+
+
+def overwrite(stack: Stack, item: dict[str, Any]) -> None:
+    clients("dynamodb").put_item(TableName=table(stack), Item=item)
+
+
+def checkpoint_items(stack: Stack, owner: str) -> list[dict[str, Any]]:
+    response = clients("dynamodb").query(
+        TableName=stack.ref("CheckpointsTable"),
+        KeyConditionExpression="pk = :o",
+        ExpressionAttributeValues={":o": {"S": owner}},
+    )
+    return list(response["Items"])
+
+
+# ---------------------------------------------------------------- sealing
+
+
+def test_new_records_are_sealed_into_a_signed_anchored_chain(
+    stack: Stack, api: Api, sealed: list[dict[str, Any]], tenant: int, auditor: str
+) -> None:
+    report = verify(api, tenant, auditor)
+    assert report["verified"] is True, report["problems"]
+    assert report["problems"] == []
+    checkpoints = report["checkpoints"]
+    assert checkpoints["stored"] >= 2  # two batches, at least one block each
+    assert checkpoints["anchored"] == checkpoints["newest"]
+    # every audit, access and security record of the tenant so far is sealed and checked
+    assert report["records"]["checked"] >= 12
+    assert report["records"]["first_sequence"] == 1
+    assert report["records"]["last_sequence"] == report["records"]["checked"]
+    anchors = clients("s3").list_objects_v2(Bucket=stack.ref("AnchorBucket"), Prefix=f"anchors/{tenant}/")
+    assert len(anchors["Contents"]) == checkpoints["stored"]
+    head = clients("s3").head_object(Bucket=stack.ref("AnchorBucket"), Key=anchors["Contents"][0]["Key"])
+    assert head["ObjectLockMode"] == "COMPLIANCE"
+
+
+def test_sealing_a_redelivered_batch_adds_nothing(
+    stack: Stack, runtime: Runtime, sealed: list[dict[str, Any]], tenant: int
+) -> None:
+    before = checkpoint_items(stack, str(tenant))
+    item = stored(stack, tenant, sealed[0]["event_id"])
+    redelivery = {
+        "Records": [
+            {
+                "eventID": "1",
+                "eventName": "INSERT",
+                "dynamodb": {"ApproximateCreationDateTime": datetime.now(UTC).timestamp() - 1, "NewImage": _json(item)},
+            }
+        ]
+    }
+    result = runtime.invoke("SealAuditLogFunction", redelivery)
+    assert result["sealed"] == 0
+    assert result["already_sealed"] == 1
+    assert checkpoint_items(stack, str(tenant)) == before
+
+
+def test_racing_sealers_chain_one_after_the_other(
+    stack: Stack, pollers: Pollers, tenant: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = container.checkpoint_store()
+    publish(stack, *events(tenant, 2))
+    pollers.drain()
+    stale = next(store.newest(str(tenant)))
+    publish(stack, *events(tenant, 2))
+    pollers.drain()  # another sealer moved the head on since
+    real = store.newest
+    calls = {"n": 0}
+
+    def first_stale(owner: str, *, limit: int = 1) -> Any:
+        calls["n"] += 1
+        # the sealer's first look at the head is stale: another sealer took the next number meanwhile
+        return iter([stale]) if calls["n"] == 2 else real(owner, limit=limit)
+
+    appended: list[bool] = []
+    real_append = store.append
+
+    def append(checkpoint: Any, entries: Any) -> bool:
+        appended.append(real_append(checkpoint, entries))
+        return appended[-1]
+
+    publish(stack, *events(tenant, 2))
+    monkeypatch.setattr(store, "newest", first_stale)
+    monkeypatch.setattr(store, "append", append)
+    pollers.drain()
+    monkeypatch.undo()
+    assert appended[:2] == [False, True]  # lost the race for the number, then chained after the winner
+    report = container.integrity().verify(tenant, TimeRange())
+    assert report.verified, report.findings
+    assert report.records_unsealed == 0
+
+
+def test_a_signing_fault_is_retried_and_nothing_is_lost(
+    stack: Stack, pollers: Pollers, tenant: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from botocore.exceptions import ClientError
+
+    signer = container.signer()
+    real = signer.sign
+    failures = {"left": 2}
+
+    def flaky(payload: bytes) -> bytes:
+        if failures["left"]:
+            failures["left"] -= 1
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "Sign")
+        return real(payload)
+
+    monkeypatch.setattr(signer, "sign", flaky)
+    publish(stack, *events(tenant, 3))
+    pollers.drain()
+    assert failures["left"] == 0
+    report = container.integrity().verify(tenant, TimeRange())
+    assert report.verified, report.findings
+    assert report.records_unsealed == 0
+
+
+# ---------------------------------------------------------------- the six tamper cases
+
+
+def test_a_changed_field_is_reported_as_modified(
+    stack: Stack, api: Api, sealed: list[dict[str, Any]], tenant: int, auditor: str
+) -> None:
+    victim = sealed[4]["event_id"]
+    item = stored(stack, tenant, victim)
+    item["type"] = {"S": "deployment_deleted"}
+    overwrite(stack, item)
+    report = verify(api, tenant, auditor)
+    assert report["verified"] is False
+    assert problems(report) == [("modified", victim)]
+    assert report["problems"][0]["sequence"] >= 1
+
+
+def test_a_deleted_unexpired_record_is_reported_as_missing(
+    stack: Stack, api: Api, sealed: list[dict[str, Any]], tenant: int, auditor: str
+) -> None:
+    victim = sealed[2]["event_id"]
+    clients("dynamodb").delete_item(TableName=table(stack), Key={"pk": {"S": f"{tenant}#audit"}, "sk": {"S": victim}})
+    report = verify(api, tenant, auditor)
+    assert problems(report) == [("missing", victim)]
+
+
+def test_a_forged_record_is_reported_as_inserted_and_never_sealed(
+    stack: Stack, api: Api, pollers: Pollers, sealed: list[dict[str, Any]], tenant: int, auditor: str
+) -> None:
+    forged = stored(stack, tenant, sealed[5]["event_id"])  # a real record's ciphertext, under a new id
+    forged_id = str(uuid.uuid4())
+    forged["sk"] = {"S": forged_id}
+    forged["ts_key"] = {"S": forged["ts_key"]["S"].split("#")[0] + "#" + forged_id}
+    forged["type"] = {"S": "member_added"}
+    overwrite(stack, forged)
+    pollers.drain()  # the stream hands it to the sealer, which refuses it
+    report = verify(api, tenant, auditor)
+    assert problems(report) == [("inserted", forged_id)]
+    sealed_ids = [
+        entry[1]
+        for item in checkpoint_items(stack, str(tenant))
+        if item["sk"]["S"].startswith("block#")
+        for entry in json.loads(item["entries"]["S"])
+    ]
+    assert forged_id not in sealed_ids
+
+
+def test_two_swapped_records_are_reported_as_reordered(
+    stack: Stack, api: Api, sealed: list[dict[str, Any]], tenant: int, auditor: str
+) -> None:
+    first, second = (stored(stack, tenant, sealed[i]["event_id"]) for i in (3, 8))
+    for a, b in ((first, second), (second, first)):
+        moved = dict(a)
+        moved["ts_key"] = {"S": b["ts_key"]["S"].split("#")[0] + "#" + a["sk"]["S"]}
+        moved["expires_at"] = b["expires_at"]
+        overwrite(stack, moved)
+    report = verify(api, tenant, auditor)
+    assert problems(report) == sorted([("reordered", sealed[3]["event_id"]), ("reordered", sealed[8]["event_id"])])
+
+
+def test_an_altered_checkpoint_fails_its_signature(
+    stack: Stack, api: Api, sealed: list[dict[str, Any]], tenant: int, auditor: str
+) -> None:
+    header = next(i for i in checkpoint_items(stack, str(tenant)) if i["sk"]["S"] == "checkpoint#000000000001")
+    header["last_seq"] = {"N": str(int(header["last_seq"]["N"]) - 1)}  # hide the block's last record
+    clients("dynamodb").put_item(TableName=stack.ref("CheckpointsTable"), Item=header)
+    report = verify(api, tenant, auditor)
+    kinds = {(p["problem"], p.get("checkpoint")) for p in report["problems"]}
+    assert ("bad_signature", 1) in kinds
+    assert ("modified_block", 1) in kinds  # the block no longer matches the (claimed) size
+
+
+def test_an_altered_block_no_longer_matches_its_root(
+    stack: Stack, api: Api, sealed: list[dict[str, Any]], tenant: int, auditor: str
+) -> None:
+    block = next(i for i in checkpoint_items(stack, str(tenant)) if i["sk"]["S"] == "block#000000000001")
+    entries = json.loads(block["entries"]["S"])
+    entries[0][3] = 1  # claim the first record expired in 1970, so that it may be deleted
+    block["entries"] = {"S": json.dumps(entries)}
+    clients("dynamodb").put_item(TableName=stack.ref("CheckpointsTable"), Item=block)
+    report = verify(api, tenant, auditor)
+    assert ("modified_block", 1) in {(p["problem"], p.get("checkpoint")) for p in report["problems"]}
+
+
+def test_cutting_off_the_newest_records_is_reported_as_truncated(
+    stack: Stack, api: Api, sealed: list[dict[str, Any]], tenant: int, auditor: str
+) -> None:
+    owner = str(tenant)
+    items = checkpoint_items(stack, owner)
+    newest = max(int(i["sk"]["S"].split("#")[1]) for i in items)
+    dynamodb = clients("dynamodb")
+    block = next(i for i in items if i["sk"]["S"] == f"block#{newest:012d}")
+    for kind, record_id, *_ in json.loads(block["entries"]["S"]):
+        dynamodb.delete_item(TableName=table(stack), Key={"pk": {"S": f"{owner}#{kind}"}, "sk": {"S": record_id}})
+    for prefix in ("checkpoint", "block"):
+        dynamodb.delete_item(
+            TableName=stack.ref("CheckpointsTable"), Key={"pk": {"S": owner}, "sk": {"S": f"{prefix}#{newest:012d}"}}
+        )
+    report = verify(api, tenant, auditor)
+    assert report["verified"] is False
+    assert [(p["problem"], p["checkpoint"]) for p in report["problems"]] == [("truncated", newest)]
+
+
+def test_removing_a_checkpoint_from_the_middle_breaks_the_chain(
+    stack: Stack, api: Api, sealed: list[dict[str, Any]], tenant: int, auditor: str
+) -> None:
+    clients("dynamodb").delete_item(
+        TableName=stack.ref("CheckpointsTable"), Key={"pk": {"S": str(tenant)}, "sk": {"S": "checkpoint#000000000001"}}
+    )
+    report = verify(api, tenant, auditor)
+    assert ("broken_chain", 2) in {(p["problem"], p.get("checkpoint")) for p in report["problems"]}
+
+
+# ---------------------------------------------------------------- expiry is not deletion
+
+
+def test_expired_records_may_be_gone_unexpired_ones_may_not(stack: Stack, pollers: Pollers, tenant: int) -> None:
+    now = datetime.now(UTC)
+    old = events(tenant, 3, start=now - timedelta(days=88))  # the demo tenant is on "pro": 90 days
+    recent = events(tenant, 3)
+    publish(stack, *old, *recent)
+    pollers.drain()
+    later = now + timedelta(days=5)
+    dynamodb = clients("dynamodb")
+    for event in old:  # what DynamoDB's TTL does once they expire
+        dynamodb.delete_item(
+            TableName=table(stack), Key={"pk": {"S": f"{tenant}#audit"}, "sk": {"S": event["event_id"]}}
+        )
+    report = container.integrity().verify(tenant, TimeRange(), now=later)
+    assert report.verified, report.findings
+    assert report.records_expired == 3
+    # the same deletions before the records expired are tampering
+    report = container.integrity().verify(tenant, TimeRange(), now=now)
+    assert sorted(f.record_id or "" for f in report.findings) == sorted(e["event_id"] for e in old)
+    assert {f.problem.value for f in report.findings} == {"missing"}
+
+
+def test_a_period_is_verified_on_its_own(
+    stack: Stack, api: Api, sealed: list[dict[str, Any]], tenant: int, auditor: str
+) -> None:
+    victim = sealed[0]["event_id"]
+    clients("dynamodb").delete_item(TableName=table(stack), Key={"pk": {"S": f"{tenant}#audit"}, "sk": {"S": victim}})
+    later = sealed[6]["occurred_at"].replace("+00:00", "Z")
+    report = verify(api, tenant, auditor, f"?from={later}")
+    assert report["verified"] is True, report["problems"]
+    assert report["from"].startswith(later[:16])
+    assert problems(verify(api, tenant, auditor)) == [("missing", victim)]
+
+
+# ---------------------------------------------------------------- proofs and bundles
+
+
+def test_an_inclusion_proof_verifies_offline(
+    stack: Stack, api: Api, sealed: list[dict[str, Any]], tenant: int, auditor: str, tmp_path: Path
+) -> None:
+    event_id = sealed[7]["event_id"]
+    status, proof = api.call("GET", f"/audit/tenants/{tenant}/proofs/{event_id}", auditor)
+    assert status == 200, proof
+    assert proof["record"]["id"] == event_id
+    assert verify_proof(proof)["verified"] is True
+    path = tmp_path / "proof.json"
+    path.write_text(json.dumps(proof))
+    assert cli.main(["proof", "verify", str(path)]) == 0
+    proof["record"]["stored"]["type"] = {"S": "deployment_deleted"}
+    assert verify_proof(proof)["checks"]["record_matches_entry"] is False
+    proof["record"]["entry"][3] = 1
+    assert verify_proof(proof)["checks"]["entry_in_checkpoint"] is False
+
+
+def test_proofs_refuse_unknown_records_and_kinds(
+    api: Api, sealed: list[dict[str, Any]], tenant: int, auditor: str
+) -> None:
+    status, body = api.call("GET", f"/audit/tenants/{tenant}/proofs/{uuid.uuid4()}", auditor)
+    assert status == 404, body
+    status, body = api.call("GET", f"/audit/tenants/{tenant}/proofs/{sealed[0]['event_id']}?kind=nope", auditor)
+    assert status in (400, 422), body
+    assert "error" in body
+
+
+def test_an_export_bundle_verifies_offline_and_shows_tampering(
+    stack: Stack, api: Api, sealed: list[dict[str, Any]], tenant: int, auditor: str, tmp_path: Path
+) -> None:
+    status, bundle = api.call("GET", f"/audit/tenants/{tenant}/export", auditor)
+    assert status == 200, bundle
+    assert bundle["owner"] == str(tenant)
+    assert {item["sk"]["S"] for item in bundle["records"]} >= {e["event_id"] for e in sealed}
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle))
+    assert cli.main(["bundle", "verify", str(path)]) == 0
+
+    # pinned to the real key (as an auditor would, from `aws kms get-public-key`)
+    key_file = tmp_path / "key.der"
+    key_file.write_bytes(container.signer().public_key())
+    assert cli.main(["bundle", "verify", str(path), "--public-key", str(key_file)]) == 0
+
+    # the bundle edited after export: one record changed, another dropped
+    changed = next(i for i in bundle["records"] if i["sk"]["S"] == sealed[1]["event_id"])
+    changed["type"] = {"S": "tenant_deleted"}
+    bundle["records"] = [i for i in bundle["records"] if i["sk"]["S"] != sealed[2]["event_id"]]
+    report = verify_bundle(bundle)
+    assert sorted((f.problem.value, f.record_id) for f in report.findings) == sorted(
+        [("modified", sealed[1]["event_id"]), ("missing", sealed[2]["event_id"])]
+    )
+    path.write_text(json.dumps(bundle))
+    assert cli.main(["bundle", "verify", str(path)]) == 2
+
+
+def test_a_bundle_signed_by_another_key_fails_against_the_pinned_key(
+    api: Api, sealed: list[dict[str, Any]], tenant: int, auditor: str
+) -> None:
+    status, bundle = api.call("GET", f"/audit/tenants/{tenant}/export", auditor)
+    assert status == 200
+    other = clients("kms").create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    report = verify_bundle(bundle, public_key=clients("kms").get_public_key(KeyId=other)["PublicKey"])
+    assert {f.problem.value for f in report.findings} == {"bad_signature"}
+
+
+def test_verify_needs_audit_read_and_checks_its_query(
+    api: Api, demo: dict[str, Any], sealed: list[dict[str, Any]], tenant: int, auditor: str
+) -> None:
+    member = str(user(demo, "member")["api_key"])
+    status, _ = api.call("GET", f"/audit/tenants/{tenant}/verify", member)
+    assert status == 403
+    status, body = api.call("GET", f"/audit/tenants/{tenant}/verify?from=yesterday", auditor)
+    assert status == 400, body
+    status, body = api.call("GET", f"/audit/tenants/{tenant}/verify?page=2", auditor)
+    assert status == 400, body
+
+
+def _json(item: dict[str, Any]) -> dict[str, Any]:
+    """An item as a stream event carries it (binary values as base64)."""
+    import base64
+
+    return {
+        name: {"B": base64.b64encode(value["B"]).decode()} if "B" in value else value for name, value in item.items()
+    }
