@@ -240,6 +240,12 @@ def measure(events: int = 10_000, batch: int = 100, baseline_puts: int = 2_000) 
                 )
             )
 
+            from bench import sealing
+
+            rows += sealing.measure(
+                runtime, stack, tenant.id, counter.counting, ingest_ms_per_event=per_event_ms, region=REGION
+            )
+
             # Baseline: a bare conditional put of the same stored item (same size, same
             # indexes) under new keys, in another partition, on the same embedded AWS.
             began = time.perf_counter()

@@ -119,7 +119,7 @@ class StreamPoller:
         """Invoke the function; the sequence number to retry from, or None when all succeeded."""
         event = {
             "Records": [
-                {**_as_lambda_json(record), "eventSourceARN": self.mapping.source_arn, "awsRegion": self._region}
+                {**as_lambda_json(record), "eventSourceARN": self.mapping.source_arn, "awsRegion": self._region}
                 for record in records
             ]
         }
@@ -134,7 +134,7 @@ class StreamPoller:
         return None
 
 
-def _as_lambda_json(record: dict[str, Any]) -> Any:
+def as_lambda_json(record: dict[str, Any]) -> Any:
     """A stream record as Lambda delivers it: JSON, times as epoch seconds, binary values as base64."""
 
     def encode(value: Any) -> Any:

@@ -221,6 +221,24 @@ def test_event_put_through_the_aws_cli_is_served_within_two_seconds(cloud: dict[
     assert record["author"] == detail["author"] and record["deployment"] == detail["deployment"]
 
 
+def test_the_local_cloud_seals_the_log_and_verifies_it(cloud: dict[str, Any]) -> None:
+    tenant_id = cloud["tenants"][0]["id"]
+    key = _user(cloud, "auditor")["api_key"]
+    _get(cloud, f"/audit/tenants/{tenant_id}", key)  # at least one record (this read's access record)
+    deadline = time.monotonic() + 15
+    while True:  # the stream poller hands new records to the sealer in the background
+        status, report = _get(cloud, f"/audit/tenants/{tenant_id}/verify", key)
+        assert status == 200, report
+        if report["checkpoints"]["newest"] and report["records"]["unsealed"] == 0:
+            break
+        assert time.monotonic() < deadline, f"nothing sealed: {report}"
+        time.sleep(0.2)
+    assert report["verified"] is True, report["problems"]
+    assert report["checkpoints"]["anchored"] == report["checkpoints"]["newest"]
+    status, bundle = _get(cloud, f"/audit/tenants/{tenant_id}/export", key)
+    assert status == 200 and bundle["records"]
+
+
 def _send(cloud: dict[str, Any], method: str, path: str, key: str, body: Any) -> tuple[int, Any]:
     request = urllib.request.Request(
         cloud["api_url"] + path,
