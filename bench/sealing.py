@@ -5,7 +5,9 @@
   handler. Its records per second are compared with the ingest handler's events
   per second from the same run: sealing keeps up with the write path when the
   ratio is at least 1 (one sealer per stream shard; one ingest container here).
-- verifier: the verify route's service over the whole log, records per second.
+- verifier: the verify route's service over the whole log, records per second,
+  split into reading the evidence (on moto: mostly moto's own serialisation)
+  and checking it (pure code, the same offline).
 """
 
 from __future__ import annotations
@@ -63,8 +65,13 @@ def measure(
     ingest_rate = 1000 / ingest_ms_per_event
     per_thousand = sum(calls.values()) * 1000 / max(sealed, 1)
 
+    from audit_service.integrity.verifier import verify
+
     began = time.perf_counter()
-    report = container.integrity().verify(tenant_id, TimeRange())
+    evidence = container.integrity().evidence(tenant_id, TimeRange())
+    read_seconds = time.perf_counter() - began
+    began = time.perf_counter()
+    report = verify(evidence)
     verify_seconds = time.perf_counter() - began
     checked = report.records_checked
     return [
@@ -81,9 +88,15 @@ def measure(
             True,
         ),
         Row(
-            "verify: records per second, whole log",
+            "verify: records per second, checking (no AWS calls)",
             f"{checked / verify_seconds:,.0f}",
             f"{checked:,} records, {report.checkpoints_stored} checkpoints; verified={report.verified}",
             report.verified and checked >= sealed,
+        ),
+        Row(
+            "verify: records per second, reading them (moto)",
+            f"{checked / read_seconds:,.0f}",
+            "moto serialises query results slowly; DynamoDB returns ~1 MB per Query call",
+            True,
         ),
     ]

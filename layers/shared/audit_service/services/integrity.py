@@ -84,13 +84,12 @@ class Integrity:
         self._authentic = authenticity(envelope)
 
     def verify(self, tenant_id: int, period: TimeRange, *, now: datetime | None = None) -> Report:
-        evidence = self._evidence(str(tenant_id), period, now or utc_now())
-        return verify(evidence, self._authentic)
+        return verify(self.evidence(tenant_id, period, now=now), self._authentic)
 
     def export(self, tenant_id: int, period: TimeRange, *, now: datetime | None = None) -> dict[str, Any]:
         """A bundle an auditor verifies offline: the sealed records of the period, the chain, the blocks, the key."""
         moment = now or utc_now()
-        evidence = self._evidence(str(tenant_id), period, moment)
+        evidence = self.evidence(tenant_id, period, now=moment)
         sealed = {entry.key for entries in evidence.blocks.values() for entry in entries}
         records = [item for item in evidence.records if _key(item) in sealed]
         if len(records) > MAX_EXPORT_RECORDS:
@@ -148,7 +147,9 @@ class Integrity:
                     }
         raise NotSealedYet(f"{kind} record {record_id!r} is not sealed yet; try again in a minute")
 
-    def _evidence(self, owner: str, period: TimeRange, now: datetime) -> Evidence:
+    def evidence(self, tenant_id: int, period: TimeRange, *, now: datetime | None = None) -> Evidence:
+        """Everything the verifier needs for the tenant's ``period``, read from the tables, S3 and KMS."""
+        owner = str(tenant_id)
         time_from, time_to = _bounds(period)
         chain = self._checkpoints.chain(owner)
         blocks = self._checkpoints.blocks(owner, [c.number for c in chain if overlaps(c, time_from, time_to)])
@@ -175,7 +176,7 @@ class Integrity:
             records=list(found.values()),
             anchor=self._anchors.newest(owner),
             public_key=self._signer.public_key(),
-            now=int(now.timestamp()),
+            now=int((now or utc_now()).timestamp()),
             time_from=time_from,
             time_to=time_to,
         )
