@@ -154,7 +154,7 @@ def test_racing_sealers_chain_one_after_the_other(
     def first_stale(owner: str, *, limit: int = 1) -> Any:
         calls["n"] += 1
         # the sealer's first look at the head is stale: another sealer took the next number meanwhile
-        return iter([stale]) if calls["n"] == 2 else real(owner, limit=limit)
+        return iter([stale]) if calls["n"] == 1 else real(owner, limit=limit)
 
     appended: list[bool] = []
     real_append = store.append

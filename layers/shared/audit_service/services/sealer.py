@@ -89,40 +89,51 @@ class Sealer:
         return result
 
     def _seal_owner(self, owner: str, group: list[NewRecord], result: SealResult) -> None:
-        since = min(record.written_at for record in group) - _CLOCK_SKEW
-        unique: dict[RecordKey, Entry] = {}
+        since = iso_utc(min(record.written_at for record in group) - _CLOCK_SKEW)
+        pending: dict[RecordKey, Entry] = {}
         for record in group:
             entry = entry_for(record.item)
-            unique.setdefault(entry.key, entry)
+            pending.setdefault(entry.key, entry)
+        skipped: set[RecordKey] = set()
+        anchored: set[int] = set()
         for _attempt in range(_MAX_ATTEMPTS):
-            recent = self._sealed_since(owner, since)
-            done = {key: checkpoint for key, checkpoint in recent.items() if key in unique}
-            for checkpoint in {c.number: c for c in done.values()}.values():
-                self._anchors.put(checkpoint)  # a retried batch: make sure its checkpoints are anchored
-            pending = [entry for key, entry in unique.items() if key not in done]
-            result.already_sealed += len(unique) - len(pending)
+            head, recent = self._head_and_recent(owner, since)
+            for key, checkpoint in recent.items():
+                if pending.pop(key, None) is not None:
+                    skipped.add(key)
+                    if checkpoint.number not in anchored:  # a retried batch: make sure it was anchored
+                        self._anchors.put(checkpoint)
+                        anchored.add(checkpoint.number)
             if not pending:
-                return
-            head = next(self._store.newest(owner), None)
-            block = pending[: self._block_size]
+                break
+            block = list(pending.values())[: self._block_size]
             checkpoint = self._checkpoint(owner, head, block)
-            if self._store.append(checkpoint, block):
+            if self._store.append(checkpoint, block):  # False: another sealer took the number; read again
                 self._anchors.put(checkpoint)
+                anchored.add(checkpoint.number)
                 result.sealed += len(block)
                 result.checkpoints.append(checkpoint)
-                unique = {entry.key: entry for entry in pending[self._block_size :]}
-                if not unique:
-                    return
-        raise SealConflict(f"could not take a checkpoint number for {owner} in {_MAX_ATTEMPTS} attempts")
+                for entry in block:
+                    del pending[entry.key]
+                if not pending:
+                    break
+        else:
+            raise SealConflict(f"could not take a checkpoint number for {owner} in {_MAX_ATTEMPTS} attempts")
+        result.already_sealed += len(skipped)
 
-    def _sealed_since(self, owner: str, since: datetime) -> dict[RecordKey, Checkpoint]:
-        """Which records the owner's checkpoints sealed at or after ``since`` hold (usually none: one read)."""
-        recent = list(_until(self._store.newest(owner, limit=5), iso_utc(since)))
-        if not recent:
-            return {}
-        by_number = {checkpoint.number: checkpoint for checkpoint in recent}
-        blocks = self._store.blocks(owner, by_number)
-        return {entry.key: by_number[number] for number, entries in blocks.items() for entry in entries}
+    def _head_and_recent(self, owner: str, since: str) -> tuple[Checkpoint | None, dict[RecordKey, Checkpoint]]:
+        """The owner's newest checkpoint, and which records the checkpoints sealed since ``since`` hold.
+
+        One Query in the usual case (the head is older than the batch's records);
+        blocks are read only for checkpoints sealed after the batch was written.
+        """
+        newest = self._store.newest(owner, limit=5)
+        head = next(newest, None)
+        if head is None or head.sealed_at < since:
+            return head, {}
+        recent = {c.number: c for c in [head, *_until(newest, since)]}
+        blocks = self._store.blocks(owner, recent)
+        return head, {entry.key: recent[number] for number, entries in blocks.items() for entry in entries}
 
     def _checkpoint(self, owner: str, head: Checkpoint | None, block: list[Entry]) -> Checkpoint:
         now = self._clock()
