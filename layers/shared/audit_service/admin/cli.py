@@ -40,6 +40,9 @@ _OUTPUT_TO_ENV = {
     "AuditLogTableName": "AUDIT_LOG_TABLE",
     "DataKeyArn": "DATA_KEY_ARN",
     "BlindIndexKeyArn": "BLIND_INDEX_KEY_ARN",
+    "CheckpointsTableName": "CHECKPOINTS_TABLE",
+    "SigningKeyArn": "SIGNING_KEY_ARN",
+    "AnchorBucketName": "ANCHOR_BUCKET",
 }
 
 
@@ -95,6 +98,12 @@ def _parser() -> argparse.ArgumentParser:
     revoke.add_argument("--key-id", required=True)
     list_keys = key.add_parser("list", help="list a user's API keys (never their secrets)")
     list_keys.add_argument("--user", type=int, required=True)
+
+    seal = groups.add_parser("seal").add_subparsers(dest="action", required=True)
+    backfill = seal.add_parser(
+        "backfill", help="seal an owner's records that no checkpoint covers (written before the sealer ran)"
+    )
+    backfill.add_argument("--owner", required=True, help="a tenant id, or 'platform'")
 
     for name, what in (("bundle", "an audit-log export bundle"), ("proof", "an inclusion proof")):
         offline = groups.add_parser(name).add_subparsers(dest="action", required=True)
@@ -160,12 +169,35 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
         _use_stack(args.stack)
     elif args.local:
         _use_local(args.local)
+    if command_of(args) == ("seal", "backfill"):
+        return _backfill(args.owner)
     return _account_command(args)
+
+
+def command_of(args: argparse.Namespace) -> tuple[str, str]:
+    return str(args.group), str(args.action)
+
+
+def _backfill(owner: str) -> dict[str, Any]:
+    from audit_service.domain.models import utc_now
+    from audit_service.services.sealer import NewRecord
+
+    if owner != "platform" and not owner.isdigit():
+        raise ValueError("--owner is a tenant id or 'platform'")
+    now = utc_now()
+    records = [NewRecord(item, now) for item in container.integrity().unsealed(owner)]
+    result = container.sealer().seal(records)
+    return {
+        "owner": owner,
+        "sealed": result.sealed,
+        "rejected": len(result.rejected),
+        "checkpoints": [checkpoint.number for checkpoint in result.checkpoints],
+    }
 
 
 def _account_command(args: argparse.Namespace) -> dict[str, Any]:
     accounts = container.accounts()
-    command = (args.group, args.action)
+    command = command_of(args)
     if command == ("tenant", "create"):
         tenant = accounts.create_tenant(args.name, Plan(args.plan))
         return {"tenant": tenant.model_dump(mode="json")}

@@ -21,7 +21,14 @@ from audit_service.domain.errors import Conflict, InvalidInput, NotFound
 from audit_service.domain.models import iso_utc, utc_now
 from audit_service.integrity import merkle
 from audit_service.integrity.bundle import BUNDLE_FORMAT
-from audit_service.integrity.records import Item, RecordKey, canonical_item, owner_and_kind, record_time
+from audit_service.integrity.records import (
+    Item,
+    RecordKey,
+    canonical_item,
+    owner_and_kind,
+    record_expiry,
+    record_time,
+)
 from audit_service.integrity.verifier import EARLIEST, LATEST, Evidence, Report, overlaps, verify
 from audit_service.services.pagination import TimeRange
 
@@ -147,9 +154,27 @@ class Integrity:
                     }
         raise NotSealedYet(f"{kind} record {record_id!r} is not sealed yet; try again in a minute")
 
-    def evidence(self, tenant_id: int, period: TimeRange, *, now: datetime | None = None) -> Evidence:
-        """Everything the verifier needs for the tenant's ``period``, read from the tables, S3 and KMS."""
-        owner = str(tenant_id)
+    def unsealed(self, owner: int | str) -> list[Item]:
+        """The owner's stored, unexpired records that are in no block but were written by this service, oldest first.
+
+        Records written before the sealer existed (or while its stream batches
+        were lost past the stream's 24 hours); ``ld-audit-admin seal backfill``
+        seals them.
+        """
+        evidence = self.evidence(owner, TimeRange())
+        sealed = {entry.key for entries in evidence.blocks.values() for entry in entries}
+        return sorted(
+            (
+                item
+                for item in evidence.records
+                if _key(item) not in sealed and not 0 < record_expiry(item) <= evidence.now and self._authentic(item)
+            ),
+            key=lambda item: str(item["ts_key"]["S"]),
+        )
+
+    def evidence(self, owner: int | str, period: TimeRange, *, now: datetime | None = None) -> Evidence:
+        """Everything the verifier needs for the owner's ``period``, read from the tables, S3 and KMS."""
+        owner = str(owner)
         time_from, time_to = _bounds(period)
         chain = self._checkpoints.chain(owner)
         blocks = self._checkpoints.blocks(owner, [c.number for c in chain if overlaps(c, time_from, time_to)])
