@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -54,11 +55,16 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         stderr=subprocess.STDOUT,
         text=True,
     )
+    # Read its output as a terminal would: a full pipe would block the process's writes (and its exit).
+    output: list[str] = []
+    reader = threading.Thread(target=lambda: output.extend(process.stdout or []), daemon=True)
+    reader.start()
     deadline = time.monotonic() + 90
     while not state.exists():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            pytest.fail(f"local cloud did not start:\n{process.stdout.read() if process.stdout else ''}")
+            reader.join(timeout=5)
+            pytest.fail("local cloud did not start:\n" + "".join(output))
         time.sleep(0.2)
     demo = json.loads(state.read_text())
     yield {"process": process, "state": state, **demo}
