@@ -459,3 +459,57 @@ def test_records_written_before_the_sealer_ran_are_backfilled_once(stack: Stack,
     pollers.drain()  # the stream delivers the same records later: nothing is sealed twice
     assert len(container.checkpoint_store().chain(str(tenant))) == chain
     assert container.integrity().verify(tenant, TimeRange()).verified
+
+
+# ---------------------------------------------------------------- periods read part of the chain
+
+
+def test_the_first_checkpoint_sealed_since_a_time_is_found_by_binary_search(stack: Stack) -> None:
+    from audit_service.integrity.checkpoints import Checkpoint
+
+    store = container.checkpoint_store()
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    stored = [n for n in range(1, 41) if n not in (1, 2, 17, 18, 30)]  # expired at the start, removed in the middle
+    for n in stored:
+        when = (base + timedelta(hours=n)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        checkpoint = Checkpoint("search", n, n, n, "", "", 0, when, 0, "", "", "")
+        assert store.append(checkpoint, [])
+    for hour in range(0, 43):
+        threshold = (base + timedelta(hours=hour)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        expected = next((n for n in stored if n >= hour), None)
+        assert store.first_sealed_since("search", threshold) == expected, hour
+
+
+def test_a_period_reads_only_its_part_of_the_chain_and_cannot_be_steered(
+    stack: Stack, pollers: Pollers, tenant: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from audit_service.integrity.verifier import verify as check
+
+    sealer = container.sealer()
+    base = datetime.now(UTC) - timedelta(days=3)
+    for day in range(3):  # three batches, sealed a day apart, of events that happened then
+        monkeypatch.setattr(sealer, "_clock", lambda day=day: base + timedelta(days=day, minutes=1))
+        publish(stack, *events(tenant, 2, start=base + timedelta(days=day)))
+        pollers.drain()
+    chain = container.checkpoint_store().chain(str(tenant))
+    last_of_day_one = max(c.number for c in chain if c.sealed_at < (base + timedelta(days=2)).isoformat())
+    period = TimeRange(time_from=base + timedelta(days=2))
+
+    evidence = container.integrity().evidence(tenant, period)
+    assert evidence.chain_from == last_of_day_one  # the checkpoint before the period's first, not checkpoint 1
+    assert evidence.checkpoints[0].number == last_of_day_one
+    report = check(evidence)
+    assert report.verified, report.findings
+    assert report.records_checked == 2
+
+    # An operator edits the (unsigned-until-checked) seal time of the period's first checkpoint
+    # to steer the search past it: the segment's start fails its check, the whole chain is read.
+    first_in_period = last_of_day_one + 1
+    header = next(
+        i for i in checkpoint_items(stack, str(tenant)) if i["sk"]["S"] == f"checkpoint#{first_in_period:012d}"
+    )
+    header["sealed_at"] = {"S": "2000-01-01T00:00:00.000Z"}
+    clients("dynamodb").put_item(TableName=stack.ref("CheckpointsTable"), Item=header)
+    evidence = container.integrity().evidence(tenant, period)
+    assert evidence.chain_from == 1
+    assert ("bad_signature", first_in_period) in {(f.problem.value, f.checkpoint) for f in check(evidence).findings}

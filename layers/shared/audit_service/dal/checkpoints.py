@@ -68,9 +68,30 @@ class CheckpointStore:
         """The owner's checkpoints, newest first (consistent reads: a sealer chains on them)."""
         yield from self._headers(owner, newest_first=True, limit=limit)
 
-    def chain(self, owner: str) -> list[Checkpoint]:
-        """Every stored checkpoint of ``owner``, oldest first."""
-        return list(self._headers(owner, newest_first=False, limit=1000))
+    def chain(self, owner: str, *, start: int = 1) -> list[Checkpoint]:
+        """The stored checkpoints of ``owner`` numbered ``start`` and up, oldest first."""
+        return list(self._headers(owner, newest_first=False, limit=1000, start=start))
+
+    def first_sealed_since(self, owner: str, sealed_at: str) -> int | None:
+        """The lowest number of a checkpoint sealed at or after ``sealed_at`` (None: there is none).
+
+        Numbers and seal times grow together, so this is a binary search: about
+        log2(checkpoints) single-item reads instead of reading the whole chain.
+        A missing number (expired, or removed) is stepped over to the next one stored.
+        """
+        head = next(self.newest(owner), None)
+        if head is None or head.sealed_at < sealed_at:
+            return None
+        # Invariant: the first checkpoint stored at or after number ``high`` was sealed in time; it is ``answer``.
+        low, high, answer = 1, head.number, head.number
+        while low < high:
+            middle = (low + high) // 2
+            found = next(self._headers(owner, newest_first=False, limit=1, start=middle))
+            if found.sealed_at >= sealed_at:
+                high, answer = middle, found.number
+            else:
+                low = found.number + 1
+        return answer
 
     def blocks(self, owner: str, numbers: Iterable[int]) -> dict[int, list[Entry]]:
         wanted = sorted(set(numbers))
@@ -86,11 +107,15 @@ class CheckpointStore:
                 request = response.get("UnprocessedKeys") or {}
         return found
 
-    def _headers(self, owner: str, *, newest_first: bool, limit: int) -> Iterator[Checkpoint]:
+    def _headers(self, owner: str, *, newest_first: bool, limit: int, start: int = 1) -> Iterator[Checkpoint]:
         arguments: dict[str, Any] = {
             "TableName": self._table,
-            "KeyConditionExpression": "pk = :owner AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":owner": {"S": owner}, ":prefix": {"S": CHECKPOINT}},
+            "KeyConditionExpression": "pk = :owner AND sk BETWEEN :first AND :last",
+            "ExpressionAttributeValues": {
+                ":owner": {"S": owner},
+                ":first": {"S": _sk(CHECKPOINT, max(start, 0))},
+                ":last": {"S": _sk(CHECKPOINT, 10**12 - 1)},
+            },
             "ScanIndexForward": not newest_first,
             "ConsistentRead": True,
             "Limit": limit,

@@ -39,6 +39,7 @@ def verify_bundle(bundle: Mapping[str, Any], *, public_key: bytes | None = None,
             now=int((now or datetime.now(UTC)).timestamp()),
             time_from=bundle.get("from") or EARLIEST,
             time_to=bundle.get("to") or LATEST,
+            chain_from=int(bundle.get("chain_from", 1)),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as error:
         raise BadBundle(f"malformed bundle: {error}") from error

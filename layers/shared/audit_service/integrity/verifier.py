@@ -79,6 +79,9 @@ class Evidence:
     entries of the checkpoints that overlap the period. ``records``: the owner's
     stored records in the period, plus those looked up by key for entries.
     ``anchor``: the newest checkpoint found in the Object Lock bucket.
+    ``chain_from``: for a period, the chain is checked from the checkpoint
+    before the first one sealed after the period began (its own link backwards
+    is not checked; its signature is).
     """
 
     owner: str
@@ -90,6 +93,7 @@ class Evidence:
     now: int
     time_from: str = EARLIEST
     time_to: str = LATEST
+    chain_from: int = 1  # the first checkpoint number looked at: 1, or where a period's segment starts
 
     def in_period(self, ts: str) -> bool:
         return self.time_from <= ts <= self.time_to
@@ -171,7 +175,7 @@ def _check_chain(evidence: Evidence, report: Report) -> dict[int, Checkpoint]:
             report.add(Problem.BAD_SIGNATURE, "the checkpoint's signature does not verify", checkpoint=number)
         if checkpoint.owner != evidence.owner:
             report.add(Problem.BROKEN_CHAIN, f"the checkpoint belongs to {checkpoint.owner!r}", checkpoint=number)
-        expected = 1 if before is None else before.number + 1
+        expected = evidence.chain_from if before is None else before.number + 1
         if number != expected:
             if checkpoint.previous_expires_at > evidence.now:
                 report.add(
@@ -181,7 +185,7 @@ def _check_chain(evidence: Evidence, report: Report) -> dict[int, Checkpoint]:
                 )
             else:
                 report.checkpoints_expired += number - expected
-        elif before is None and checkpoint.previous != GENESIS:
+        elif before is None and number == 1 and checkpoint.previous != GENESIS:
             report.add(Problem.BROKEN_CHAIN, "the first checkpoint does not start the chain", checkpoint=number)
         elif before is not None and checkpoint.previous != before.digest():
             report.add(Problem.BROKEN_CHAIN, f"does not link to checkpoint {before.number}", checkpoint=number)

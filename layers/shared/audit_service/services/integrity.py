@@ -12,15 +12,17 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from audit_service.crypto.envelope import DecryptionFailed
 from audit_service.dal.log_records import KINDS, PLATFORM, LogRecordStore
+from audit_service.domain.audit import MAX_CLOCK_SKEW
 from audit_service.domain.errors import Conflict, InvalidInput, NotFound
 from audit_service.domain.models import iso_utc, utc_now
 from audit_service.integrity import merkle
 from audit_service.integrity.bundle import BUNDLE_FORMAT
+from audit_service.integrity.checkpoints import Checkpoint
 from audit_service.integrity.records import (
     Item,
     RecordKey,
@@ -37,6 +39,10 @@ if TYPE_CHECKING:
     from audit_service.crypto.signing import KmsSigner
     from audit_service.dal.anchors import AnchorStore
     from audit_service.dal.checkpoints import CheckpointStore
+
+# A record is sealed after it is written, and written at most MAX_CLOCK_SKEW
+# before the time it carries (producers' clocks); one more minute for ours.
+SEALED_AFTER_EVENT_SKEW = MAX_CLOCK_SKEW + timedelta(minutes=1)
 
 # A bundle is returned in the response body (Lambda answers at most 6 MB; a
 # record is ~1.2 KB in a bundle). Longer periods are exported in parts.
@@ -112,6 +118,7 @@ class Integrity:
             "exported_at": iso_utc(moment),
             "key_id": self._signer.key_id,
             "public_key": base64.b64encode(evidence.public_key).decode(),
+            "chain_from": evidence.chain_from,
             "checkpoints": [checkpoint.as_dict() for checkpoint in evidence.checkpoints],
             "blocks": {str(n): [entry.as_list() for entry in entries] for n, entries in evidence.blocks.items()},
             "records": [canonical_item(item) for item in records],
@@ -176,7 +183,7 @@ class Integrity:
         """Everything the verifier needs for the owner's ``period``, read from the tables, S3 and KMS."""
         owner = str(owner)
         time_from, time_to = _bounds(period)
-        chain = self._checkpoints.chain(owner)
+        start, chain = self._segment(owner, period)
         blocks = self._checkpoints.blocks(owner, [c.number for c in chain if overlaps(c, time_from, time_to)])
         low = time_from or "0"
         high = time_to if time_to == LATEST else time_to + LATEST
@@ -204,7 +211,37 @@ class Integrity:
             now=int((now or utc_now()).timestamp()),
             time_from=time_from,
             time_to=time_to,
+            chain_from=start,
         )
+
+    def _segment(self, owner: str, period: TimeRange) -> tuple[int, list[Checkpoint]]:
+        """The part of the chain a period needs: from the checkpoint before the first one sealed
+        after the period began, to the newest (records are sealed after they happen).
+
+        The search reads seal times before their signatures are checked, so the
+        result is checked against the signed times once loaded: if the checkpoint
+        the segment starts from was not sealed before the period began (a search
+        steered by edited items), the whole chain is read instead.
+        """
+        if period.time_from is None:
+            return 1, self._checkpoints.chain(owner)
+        threshold = iso_utc(period.time_from - SEALED_AFTER_EVENT_SKEW)
+        first = self._checkpoints.first_sealed_since(owner, threshold)
+        if first is None:
+            head = next(self._checkpoints.newest(owner), None)
+            start = head.number if head else 1
+        else:
+            start = max(first - 1, 1)
+        chain = self._checkpoints.chain(owner, start=start)
+        entry_point = chain[0] if chain else None
+        if start > 1 and (
+            entry_point is None
+            or entry_point.number != start
+            or entry_point.sealed_at >= threshold
+            or not entry_point.signature_valid(self._signer.public_key())
+        ):
+            return 1, self._checkpoints.chain(owner)
+        return start, chain
 
 
 def _key(item: Item) -> RecordKey:
