@@ -513,3 +513,23 @@ def test_a_period_reads_only_its_part_of_the_chain_and_cannot_be_steered(
     evidence = container.integrity().evidence(tenant, period)
     assert evidence.chain_from == 1
     assert ("bad_signature", first_in_period) in {(f.problem.value, f.checkpoint) for f in check(evidence).findings}
+
+
+def test_the_platform_partition_is_sealed_and_verified_by_the_operator_tool(
+    stack: Stack, api: Api, pollers: Pollers
+) -> None:
+    assert api.request("GET", "/audit/types").status == 401  # a failed login: a platform security event
+    pollers.drain()
+    result = cli.run(["seal", "verify", "--owner", "platform"])
+    assert result["verified"] is True, result["problems"]
+    assert result["records"]["checked"] >= 1
+    (item,) = [i for i in scan_all_log(stack) if i["pk"]["S"] == "platform#security"][:1]
+    clients("dynamodb").delete_item(TableName=table(stack), Key={"pk": item["pk"], "sk": item["sk"]})
+    result = cli.run(["seal", "verify", "--owner", "platform"])
+    assert [(p["problem"], p["record_id"]) for p in result["problems"]] == [("missing", item["sk"]["S"])]
+    with pytest.raises(ValueError, match="tenant id or 'platform'"):
+        cli.run(["seal", "verify", "--owner", "everyone"])
+
+
+def scan_all_log(stack: Stack) -> list[dict[str, Any]]:
+    return list(clients("dynamodb").scan(TableName=table(stack))["Items"])

@@ -104,6 +104,10 @@ def _parser() -> argparse.ArgumentParser:
         "backfill", help="seal an owner's records that no checkpoint covers (written before the sealer ran)"
     )
     backfill.add_argument("--owner", required=True, help="a tenant id, or 'platform'")
+    check = seal.add_parser("verify", help="verify an owner's log online (the platform partition has no route)")
+    check.add_argument("--owner", required=True, help="a tenant id, or 'platform'")
+    check.add_argument("--from", dest="time_from", help="ISO 8601; default: everything stored")
+    check.add_argument("--to", dest="time_to", help="ISO 8601")
 
     for name, what in (("bundle", "an audit-log export bundle"), ("proof", "an inclusion proof")):
         offline = groups.add_parser(name).add_subparsers(dest="action", required=True)
@@ -170,8 +174,20 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
     elif args.local:
         _use_local(args.local)
     if command_of(args) == ("seal", "backfill"):
-        return _backfill(args.owner)
+        return _backfill(_owner(args.owner))
+    if command_of(args) == ("seal", "verify"):
+        from audit_service.services.pagination import TimeRange
+
+        period = TimeRange.parse({k: v for k, v in (("from", args.time_from), ("to", args.time_to)) if v})
+        report = container.integrity().verify(_owner(args.owner), period)
+        return {"owner": report.owner, **report.as_dict()}
     return _account_command(args)
+
+
+def _owner(value: str) -> str:
+    if value != "platform" and not value.isdigit():
+        raise ValueError("--owner is a tenant id or 'platform'")
+    return value
 
 
 def command_of(args: argparse.Namespace) -> tuple[str, str]:
@@ -182,8 +198,6 @@ def _backfill(owner: str) -> dict[str, Any]:
     from audit_service.domain.models import utc_now
     from audit_service.services.sealer import NewRecord
 
-    if owner != "platform" and not owner.isdigit():
-        raise ValueError("--owner is a tenant id or 'platform'")
     now = utc_now()
     records = [NewRecord(item, now) for item in container.integrity().unsealed(owner)]
     result = container.sealer().seal(records)

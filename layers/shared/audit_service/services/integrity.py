@@ -96,8 +96,9 @@ class Integrity:
         self._signer = signer
         self._authentic = authenticity(envelope)
 
-    def verify(self, tenant_id: int, period: TimeRange, *, now: datetime | None = None) -> Report:
-        return verify(self.evidence(tenant_id, period, now=now), self._authentic)
+    def verify(self, owner: int | str, period: TimeRange, *, now: datetime | None = None) -> Report:
+        """Verify a tenant's log (or the platform partition's, ``owner="platform"``) over ``period``."""
+        return verify(self.evidence(owner, period, now=now), self._authentic)
 
     def export(self, tenant_id: int, period: TimeRange, *, now: datetime | None = None) -> dict[str, Any]:
         """A bundle an auditor verifies offline: the sealed records of the period, the chain, the blocks, the key."""
