@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Annotated, Any
 
+from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from audit_service import container
@@ -15,24 +17,30 @@ from audit_service.services.pagination import TimeRange
 
 get_settings()
 integrity = container.integrity()
+delivery = container.bundle_delivery()
 access_log = container.access_log()
 app = create_app()
 
 
 @app.get("/audit/tenants/<tenant_id>/export")
-def export_tenant_audit_log(tenant_id: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
+def export_tenant_audit_log(tenant_id: Annotated[int, Path(ge=1)]) -> Response[str]:
     """A bundle of records, checkpoints, blocks and the public key (``ld-audit-admin bundle verify``).
 
-    Records are in their stored form: personal data stays encrypted.
+    Records are in their stored form: personal data stays encrypted. A bundle
+    over 5 MB is answered with 303 See Other to a presigned S3 URL (one hour)
+    of the same JSON.
     """
     only_query_parameters(app, {"from", "to"})
     principal = authorize(app, Permission.AUDIT_READ, tenant_id=tenant_id)
     period = TimeRange.parse(app.current_event.query_string_parameters or {})
-    bundle = integrity.export(tenant_id, period)
+    answer = delivery.deliver(tenant_id, integrity.export(tenant_id, period))
     access_log.record(
         actor_id=principal.user_id, action="audit_log.export", tenant_id=tenant_id, request=request_metadata(app)
     )
-    return bundle
+    if answer.location is not None:
+        body = json.dumps({"location": answer.location})
+        return Response(303, content_types.APPLICATION_JSON, body, headers={"Location": answer.location})
+    return Response(200, content_types.APPLICATION_JSON, (answer.body or b"").decode())
 
 
 def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -533,3 +533,23 @@ def test_the_platform_partition_is_sealed_and_verified_by_the_operator_tool(
 
 def scan_all_log(stack: Stack) -> list[dict[str, Any]]:
     return list(clients("dynamodb").scan(TableName=table(stack))["Items"])
+
+
+def test_a_large_bundle_is_linked_from_the_exports_bucket(
+    stack: Stack, api: Api, sealed: list[dict[str, Any]], tenant: int, auditor: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from urllib.parse import urlparse
+
+    monkeypatch.setattr(container.bundle_delivery(), "_inline_bytes", 1000)  # as if it were over 5 MB
+    result = api.request("GET", f"/audit/tenants/{tenant}/export", key=auditor)
+    assert result.status == 303
+    location = result.headers["Location"]
+    assert json.loads(result.body) == {"location": location}
+    url = urlparse(location)
+    assert "X-Amz-Signature" in url.query or "Signature" in url.query
+    bucket = stack.ref("ExportsBucket")
+    key = url.path.lstrip("/").removeprefix(f"{bucket}/")
+    assert key.startswith(f"audit-exports/{tenant}/")
+    bundle = json.loads(clients("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
+    assert verify_bundle(bundle).verified
+    assert {e["event_id"] for e in sealed} <= {item["sk"]["S"] for item in bundle["records"]}

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from audit_service.services.auth import Authenticator
     from audit_service.services.changes import ChangeRecorder
     from audit_service.services.gdpr import AccountErasure, AccountExport
-    from audit_service.services.integrity import Integrity
+    from audit_service.services.integrity import BundleDelivery, Integrity
     from audit_service.services.invitations import Invitations
     from audit_service.services.members import Members
     from audit_service.services.my_account import MyAccount
@@ -278,6 +278,13 @@ def integrity() -> Integrity:
     return Integrity(log_record_store(), checkpoint_store(), anchor_store(), signer(), envelope())
 
 
+@cache
+def bundle_delivery() -> BundleDelivery:
+    from audit_service.services.integrity import BundleDelivery
+
+    return BundleDelivery(client("s3"), bucket=_required("exports_bucket", get_settings().exports_bucket))
+
+
 def reset() -> None:
     """Forget every cached collaborator (tests and the local cloud's re-seeding)."""
     for factory in (
@@ -305,6 +312,7 @@ def reset() -> None:
         signer,
         sealer,
         integrity,
+        bundle_delivery,
     ):
         factory.cache_clear()
     get_settings.cache_clear()

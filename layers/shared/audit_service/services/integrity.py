@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -44,9 +47,39 @@ if TYPE_CHECKING:
 # before the time it carries (producers' clocks); one more minute for ours.
 SEALED_AFTER_EVENT_SKEW = MAX_CLOCK_SKEW + timedelta(minutes=1)
 
-# A bundle is returned in the response body (Lambda answers at most 6 MB; a
-# record is ~1.2 KB in a bundle). Longer periods are exported in parts.
-MAX_EXPORT_RECORDS = 3000
+# Bundles up to INLINE_BYTES are answered in the body (Lambda answers at most
+# 6 MB); larger ones are stored in the exports bucket (1-day lifecycle) and the
+# answer redirects to a presigned URL. A record is ~1.2 KB in a bundle; one
+# export reads at most MAX_EXPORT_RECORDS (narrow the period for more).
+INLINE_BYTES = 5_000_000
+MAX_EXPORT_RECORDS = 200_000
+LINK_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A bundle answered inline (``body``), or stored and linked (``location``)."""
+
+    body: bytes | None = None
+    location: str | None = None
+
+
+class BundleDelivery:
+    def __init__(self, s3: Any, *, bucket: str, inline_bytes: int = INLINE_BYTES) -> None:
+        self._s3 = s3
+        self._bucket = bucket
+        self._inline_bytes = inline_bytes
+
+    def deliver(self, tenant_id: int, bundle: dict[str, Any]) -> Delivery:
+        body = json.dumps(bundle, separators=(",", ":")).encode()
+        if len(body) <= self._inline_bytes:
+            return Delivery(body=body)
+        key = f"audit-exports/{tenant_id}/{uuid.uuid4()}.json"
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="application/json")
+        url = self._s3.generate_presigned_url(
+            "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=LINK_SECONDS
+        )
+        return Delivery(location=str(url))
 
 
 class NotSealedYet(Conflict):
