@@ -553,3 +553,31 @@ def test_a_large_bundle_is_linked_from_the_exports_bucket(
     bundle = json.loads(clients("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
     assert verify_bundle(bundle).verified
     assert {e["event_id"] for e in sealed} <= {item["sk"]["S"] for item in bundle["records"]}
+
+
+def test_checkpoints_past_their_own_expiry_may_be_gone(stack: Stack, sealed: list[dict[str, Any]], tenant: int) -> None:
+    owner = str(tenant)
+    dynamodb = clients("dynamodb")
+    for prefix in ("checkpoint", "block"):  # what TTL does to the oldest checkpoint, once it expires
+        dynamodb.delete_item(
+            TableName=stack.ref("CheckpointsTable"), Key={"pk": {"S": owner}, "sk": {"S": f"{prefix}#000000000001"}}
+        )
+    later = datetime.now(UTC) + timedelta(days=801)
+    report = container.integrity().verify(tenant, TimeRange(), now=later)
+    assert report.verified, report.findings
+    assert report.checkpoints_expired == 1
+    report = container.integrity().verify(tenant, TimeRange())  # the same gap today: removed, not expired
+    assert [(f.problem.value, f.checkpoint) for f in report.findings] == [("broken_chain", 2)]
+
+
+def test_a_record_sealed_twice_still_verifies(stack: Stack, sealed: list[dict[str, Any]], tenant: int) -> None:
+    from audit_service.integrity.records import entry_for
+
+    owner = str(tenant)
+    store, sealer = container.checkpoint_store(), container.sealer()
+    entry = entry_for(stored(stack, tenant, sealed[0]["event_id"]))
+    again = sealer._checkpoint(owner, next(store.newest(owner)), [entry])  # what a missed idempotency check does
+    assert store.append(again, [entry])
+    container.anchor_store().put(again)
+    report = container.integrity().verify(tenant, TimeRange())
+    assert report.verified, report.findings
