@@ -374,6 +374,11 @@ def test_proofs_refuse_unknown_records_and_kinds(
     status, body = api.call("GET", f"/audit/tenants/{tenant}/proofs/{sealed[0]['event_id']}?kind=nope", auditor)
     assert status in (400, 422), body
     assert "error" in body
+    api.call("GET", f"/audit/tenants/{tenant}", auditor)  # an access record, written but not sealed yet
+    status, page = api.call("GET", f"/audit/tenants/{tenant}/access", auditor)
+    newest_access = page["data"][0]["id"]
+    status, body = api.call("GET", f"/audit/tenants/{tenant}/proofs/{newest_access}?kind=access", auditor)
+    assert status == 409 and body["error"]["code"] == "not_sealed_yet", body
 
 
 def test_an_export_bundle_verifies_offline_and_shows_tampering(

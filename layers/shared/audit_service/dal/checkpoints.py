@@ -70,7 +70,11 @@ class CheckpointStore:
 
     def chain(self, owner: str, *, start: int = 1) -> list[Checkpoint]:
         """The stored checkpoints of ``owner`` numbered ``start`` and up, oldest first."""
-        return list(self._headers(owner, newest_first=False, limit=1000, start=start))
+        return list(self.oldest_first(owner, start=start))
+
+    def oldest_first(self, owner: str, *, start: int = 1) -> Iterator[Checkpoint]:
+        """Like ``chain``, read lazily (a page of up to 1,000 at a time)."""
+        yield from self._headers(owner, newest_first=False, limit=1000, start=start)
 
     def first_sealed_since(self, owner: str, sealed_at: str) -> int | None:
         """The lowest number of a checkpoint sealed at or after ``sealed_at`` (None: there is none).

@@ -27,6 +27,7 @@ from audit_service.integrity import merkle
 from audit_service.integrity.bundle import BUNDLE_FORMAT
 from audit_service.integrity.checkpoints import Checkpoint
 from audit_service.integrity.records import (
+    Entry,
     Item,
     RecordKey,
     canonical_item,
@@ -169,31 +170,38 @@ class Integrity:
         if item is None:
             raise NotFound(f"no {kind} record {record_id!r} in tenant {tenant_id}")
         ts = record_time(item)
-        candidates = [c for c in self._checkpoints.chain(owner) if c.ts_min <= ts <= c.ts_max]
-        blocks = self._checkpoints.blocks(owner, [c.number for c in candidates])
-        for checkpoint in candidates:
-            entries = blocks.get(checkpoint.number, [])
+        # The record was sealed after it happened: start near there rather than at checkpoint 1.
+        sealed_from = iso_utc(datetime.fromisoformat(ts) - SEALED_AFTER_EVENT_SKEW)
+        start = self._checkpoints.first_sealed_since(owner, sealed_from) or 1
+        for checkpoint in self._checkpoints.oldest_first(owner, start=start):
+            if not checkpoint.ts_min <= ts <= checkpoint.ts_max:
+                continue
+            entries = self._checkpoints.blocks(owner, [checkpoint.number]).get(checkpoint.number, [])
             for index, entry in enumerate(entries):
                 if entry.key == RecordKey(kind, record_id):
-                    leaves = [e.leaf() for e in entries]
-                    return {
-                        "record": {
-                            "kind": kind,
-                            "id": record_id,
-                            "sequence": checkpoint.first_seq + index,
-                            "entry": entry.as_list(),
-                            "stored": canonical_item(item),
-                        },
-                        "checkpoint": checkpoint.as_dict(),
-                        "proof": {
-                            "leaf_index": index,
-                            "tree_size": len(entries),
-                            "leaf_hash": leaves[index].hex(),
-                            "path": [node.hex() for node in merkle.inclusion_path(leaves, index)],
-                        },
-                        "public_key": base64.b64encode(self._signer.public_key()).decode(),
-                    }
+                    return self._proof(checkpoint, entries, index, item)
         raise NotSealedYet(f"{kind} record {record_id!r} is not sealed yet; try again in a minute")
+
+    def _proof(self, checkpoint: Checkpoint, entries: list[Entry], index: int, item: Item) -> dict[str, Any]:
+        entry = entries[index]
+        leaves = [e.leaf() for e in entries]
+        return {
+            "record": {
+                "kind": entry.kind,
+                "id": entry.id,
+                "sequence": checkpoint.first_seq + index,
+                "entry": entry.as_list(),
+                "stored": canonical_item(item),
+            },
+            "checkpoint": checkpoint.as_dict(),
+            "proof": {
+                "leaf_index": index,
+                "tree_size": len(entries),
+                "leaf_hash": leaves[index].hex(),
+                "path": [node.hex() for node in merkle.inclusion_path(leaves, index)],
+            },
+            "public_key": base64.b64encode(self._signer.public_key()).decode(),
+        }
 
     def unsealed(self, owner: int | str) -> list[Item]:
         """The owner's stored, unexpired records that are in no block but were written by this service, oldest first.
