@@ -8,6 +8,11 @@ Semantics follow Lambda's:
   dead-letter queue after ``maxReceiveCount`` receives.
 - DynamoDB streams: records in order per shard; a failed batch is retried from
   the first failed record (the whole batch without ``ReportBatchItemFailures``).
+  With ``BisectBatchOnFunctionError`` a failing batch is halved until the
+  failing record is alone; a batch of one that fails more than
+  ``MaximumRetryAttempts`` times is sent to the ``OnFailure`` queue (its
+  position, as Lambda sends it) and skipped, so one poisonous record cannot
+  stop a shard.
 """
 
 from __future__ import annotations
@@ -79,8 +84,11 @@ class StreamPoller:
         self.mapping = mapping
         self._runtime = runtime
         self._streams = clients("dynamodbstreams")
+        self._sqs = clients("sqs")
         self._region = region
         self._iterators: dict[str, str | None] = {}
+        self._limits: dict[str, int] = {}  # a bisected shard's current batch size
+        self._attempts: dict[str, int] = {}  # failed attempts of a shard's current batch
 
     def _shard_iterators(self) -> dict[str, str | None]:
         description = self._streams.describe_stream(StreamArn=self.mapping.source_arn)["StreamDescription"]
@@ -99,12 +107,16 @@ class StreamPoller:
         for shard_id, iterator in list(self._shard_iterators().items()):
             if iterator is None:
                 continue
-            response = self._streams.get_records(ShardIterator=iterator, Limit=self.mapping.batch_size)
+            limit = self._limits.get(shard_id, self.mapping.batch_size)
+            response = self._streams.get_records(ShardIterator=iterator, Limit=limit)
             records = response.get("Records", [])
             next_iterator = response.get("NextShardIterator")
             if records:
                 retry_from = self._deliver(records)
-                if retry_from is not None:
+                if retry_from is None:
+                    self._limits.pop(shard_id, None)
+                    self._attempts.pop(shard_id, None)
+                elif not self._give_up(shard_id, records, retry_from):
                     next_iterator = self._streams.get_shard_iterator(
                         StreamArn=self.mapping.source_arn,
                         ShardId=shard_id,
@@ -114,6 +126,39 @@ class StreamPoller:
                 processed += len(records)
             self._iterators[shard_id] = next_iterator
         return processed
+
+    def _give_up(self, shard_id: str, records: list[dict[str, Any]], retry_from: str) -> bool:
+        """After a failure: bisect, or count the attempt; True when the failing batch is sent away and skipped."""
+        failing = [r for r in records if int(r["dynamodb"]["SequenceNumber"]) >= int(retry_from)]
+        if self.mapping.bisect_on_error and len(failing) > 1:
+            self._limits[shard_id] = max(1, len(failing) // 2)
+            return False
+        attempts = self._attempts.get(shard_id, 0) + 1
+        self._attempts[shard_id] = attempts
+        if self.mapping.max_retry_attempts < 0 or attempts <= self.mapping.max_retry_attempts:
+            return False
+        if len(failing) < len(records):
+            return False  # the records before the failure succeeded: retry from it as a batch of its own
+        if self.mapping.on_failure_queue_url:
+            self._sqs.send_message(QueueUrl=self.mapping.on_failure_queue_url, MessageBody=self._batch_info(shard_id, failing))
+        self._limits.pop(shard_id, None)
+        self._attempts.pop(shard_id, None)
+        return True
+
+    def _batch_info(self, shard_id: str, records: list[dict[str, Any]]) -> str:
+        first, last = records[0]["dynamodb"], records[-1]["dynamodb"]
+        return json.dumps(
+            {
+                "requestContext": {"condition": "RetryAttemptsExhausted", "functionArn": self.mapping.function},
+                "DDBStreamBatchInfo": {
+                    "shardId": shard_id,
+                    "startSequenceNumber": first["SequenceNumber"],
+                    "endSequenceNumber": last["SequenceNumber"],
+                    "batchSize": len(records),
+                    "streamArn": self.mapping.source_arn,
+                },
+            }
+        )
 
     def _deliver(self, records: list[dict[str, Any]]) -> str | None:
         """Invoke the function; the sequence number to retry from, or None when all succeeded."""

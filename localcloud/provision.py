@@ -73,6 +73,11 @@ class EventSourceMapping:
     report_batch_item_failures: bool
     starting_position: str = "LATEST"
     queue_url: str | None = None
+    # streams: Lambda's MaximumRetryAttempts (-1: until the records expire), BisectBatchOnFunctionError,
+    # and the OnFailure destination (an SQS queue) that gets the batch's position once retries run out
+    max_retry_attempts: int = -1
+    bisect_on_error: bool = False
+    on_failure_queue_url: str | None = None
 
 
 @dataclass
@@ -457,6 +462,7 @@ class Provisioner:
                     )
                 )
             elif kind == "DynamoDB":
+                destination = config.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
                 self.stack.mappings.append(
                     EventSourceMapping(
                         "dynamodb",
@@ -465,6 +471,13 @@ class Provisioner:
                         int(config.get("BatchSize", 100)),
                         failures,
                         starting_position=config.get("StartingPosition", "LATEST"),
+                        max_retry_attempts=int(config.get("MaximumRetryAttempts", -1)),
+                        bisect_on_error=bool(config.get("BisectBatchOnFunctionError", False)),
+                        on_failure_queue_url=(
+                            self._clients("sqs").get_queue_url(QueueName=destination.rsplit(":", 1)[1])["QueueUrl"]
+                            if destination
+                            else None
+                        ),
                     )
                 )
             else:

@@ -586,3 +586,29 @@ def test_a_record_sealed_twice_still_verifies(stack: Stack, sealed: list[dict[st
     container.anchor_store().put(again)
     report = container.integrity().verify(tenant, TimeRange())
     assert report.verified, report.findings
+
+
+def test_a_record_whose_data_key_cannot_be_opened_goes_to_the_sealers_dead_letters_and_stops_nothing(
+    stack: Stack, api: Api, pollers: Pollers, sealed: list[dict[str, Any]], tenant: int, auditor: str
+) -> None:
+    poison = stored(stack, tenant, sealed[0]["event_id"])
+    poison_id = str(uuid.uuid4())
+    sealed_data = bytearray(poison["pii"]["B"])
+    key_arn = stack.attribute("DataKey", "Arn").encode()
+    sealed_data[sealed_data.find(key_arn) + len(key_arn) + 22] ^= 0xFF  # inside the encrypted data key
+    poison.update(
+        sk={"S": poison_id},
+        ts_key={"S": poison["ts_key"]["S"].split("#")[0] + "#" + poison_id},
+        pii={"B": bytes(sealed_data)},
+    )
+    overwrite(stack, poison)
+    later = events(tenant, 2)
+    publish(stack, *later)
+    pollers.drain()  # bisected down to the poisonous record, retried, then sent away
+
+    (message,) = clients("sqs").receive_message(QueueUrl=stack.ref("SealerDeadLetterQueue"))["Messages"]
+    info = json.loads(message["Body"])["DDBStreamBatchInfo"]
+    assert info["batchSize"] == 1
+    report = verify(api, tenant, auditor)
+    assert problems(report) == [("inserted", poison_id)]
+    assert report["records"]["unsealed"] == 0  # everything after it was sealed

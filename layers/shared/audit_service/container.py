@@ -266,7 +266,7 @@ def sealer() -> Sealer:
         checkpoint_store(),
         anchor_store(),
         signer(),
-        authentic=authenticity(envelope()),
+        authentic=authenticity(envelope(), key_faults_raise=True),
         retention_days=get_settings().checkpoint_retention_days,
     )
 

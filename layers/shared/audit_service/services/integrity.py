@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from audit_service.crypto.envelope import DecryptionFailed
+from audit_service.crypto.envelope import DecryptionFailed, KeyUnavailable
 from audit_service.dal.log_records import KINDS, PLATFORM, LogRecordStore
 from audit_service.domain.audit import MAX_CLOCK_SKEW
 from audit_service.domain.errors import Conflict, InvalidInput, NotFound
@@ -87,11 +87,14 @@ class NotSealedYet(Conflict):
     code = "not_sealed_yet"
 
 
-def authenticity(envelope: Envelope) -> Callable[[Item], bool]:
+def authenticity(envelope: Envelope, *, key_faults_raise: bool) -> Callable[[Item], bool]:
     """Was ``item`` written by this service? Its sealed data must open for its owner and name its own key.
 
-    A KMS fault raises (KeyUnavailable) rather than answering False: a record is
-    never called forged because KMS was throttled.
+    When KMS will not give the message's data key, the SDK cannot say whether
+    KMS failed or the message names a key it never issued. The sealer
+    (``key_faults_raise``) fails its batch then, so a KMS fault is retried and a
+    forged key ends in its dead-letter queue; the verifier answers False, so the
+    record is reported (with that doubt in the detail) instead of failing the route.
     """
 
     def authentic(item: Item) -> bool:
@@ -102,6 +105,10 @@ def authenticity(envelope: Envelope) -> Callable[[Item], bool]:
             sealed = raw if isinstance(raw, bytes | bytearray) else base64.b64decode(raw, validate=True)
             envelope.open(bytes(sealed), context=context, bind=f"{item['pk']['S']}|{item['sk']['S']}")
         except (DecryptionFailed, KeyError, TypeError, binascii.Error):
+            return False
+        except KeyUnavailable:
+            if key_faults_raise:
+                raise
             return False
         return True
 
@@ -128,7 +135,7 @@ class Integrity:
         self._checkpoints = checkpoints
         self._anchors = anchors
         self._signer = signer
-        self._authentic = authenticity(envelope)
+        self._authentic = authenticity(envelope, key_faults_raise=False)
 
     def verify(self, owner: int | str, period: TimeRange, *, now: datetime | None = None) -> Report:
         """Verify a tenant's log (or the platform partition's, ``owner="platform"``) over ``period``."""
