@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -612,3 +613,69 @@ def test_a_record_whose_data_key_cannot_be_opened_goes_to_the_sealers_dead_lette
     report = verify(api, tenant, auditor)
     assert problems(report) == [("inserted", poison_id)]
     assert report["records"]["unsealed"] == 0  # everything after it was sealed
+
+
+def _mutations(bundle: dict[str, Any], rng: Any) -> Iterator[tuple[str, dict[str, Any]]]:
+    """One-change variants of a clean bundle, each a kind of tampering with records or checkpoints."""
+    import base64
+    import copy
+
+    for _ in range(60):
+        changed = copy.deepcopy(bundle)
+        records, checkpoints, blocks = changed["records"], changed["checkpoints"], changed["blocks"]
+        choice = rng.randrange(7)
+        if choice == 0:  # one attribute of one record
+            item = rng.choice(records)
+            name = rng.choice(sorted(item))
+            ((kind, value),) = item[name].items()
+            if kind == "B":
+                raw = bytearray(base64.b64decode(value))
+                raw[rng.randrange(len(raw))] ^= 1 << rng.randrange(8)
+                item[name] = {"B": base64.b64encode(bytes(raw)).decode()}
+            elif kind == "N":
+                item[name] = {"N": str(int(value) + rng.choice((-1, 1)))}
+            else:
+                item[name] = {"S": value + rng.choice(("x", "#", "0"))}
+            yield f"record {name}", changed
+        elif choice == 1:  # one record dropped
+            records.pop(rng.randrange(len(records)))
+            yield "record dropped", changed
+        elif choice == 2:  # one record copied under a new id
+            copied = copy.deepcopy(rng.choice(records))
+            copied["sk"] = {"S": str(uuid.UUID(int=rng.getrandbits(128)))}
+            records.append(copied)
+            yield "record inserted", changed
+        elif choice == 3:  # one signed field of one checkpoint
+            checkpoint = rng.choice(checkpoints)
+            name = rng.choice(sorted(checkpoint))
+            value = checkpoint[name]
+            checkpoint[name] = (
+                value + 1 if isinstance(value, int) else (value[:-1] + ("0" if value[-1:] != "0" else "1"))
+            )
+            yield f"checkpoint {name}", changed
+        elif choice == 4:  # one field of one block entry
+            entries = blocks[rng.choice(sorted(blocks))]
+            entry = rng.choice(entries)
+            position = rng.randrange(5)
+            entry[position] = entry[position] + 1 if position == 3 else entry[position] + "0"
+            yield f"block entry field {position}", changed
+        elif choice == 5:  # one checkpoint dropped
+            checkpoints.pop(rng.randrange(len(checkpoints)))
+            yield "checkpoint dropped", changed
+        else:  # one block entry dropped
+            entries = blocks[rng.choice(sorted(blocks))]
+            entries.pop(rng.randrange(len(entries)))
+            yield "block entry dropped", changed
+
+
+def test_every_single_change_to_a_bundle_is_caught(
+    api: Api, sealed: list[dict[str, Any]], tenant: int, auditor: str
+) -> None:
+    import random
+
+    status, bundle = api.call("GET", f"/audit/tenants/{tenant}/export", auditor)
+    assert status == 200 and verify_bundle(bundle).verified
+    for seed in range(5):
+        for what, changed in _mutations(bundle, random.Random(seed)):
+            report = verify_bundle(changed)
+            assert not report.verified, f"seed {seed}: {what} went unnoticed"
