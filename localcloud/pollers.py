@@ -140,7 +140,9 @@ class StreamPoller:
         if len(failing) < len(records):
             return False  # the records before the failure succeeded: retry from it as a batch of its own
         if self.mapping.on_failure_queue_url:
-            self._sqs.send_message(QueueUrl=self.mapping.on_failure_queue_url, MessageBody=self._batch_info(shard_id, failing))
+            self._sqs.send_message(
+                QueueUrl=self.mapping.on_failure_queue_url, MessageBody=self._batch_info(shard_id, failing)
+            )
         self._limits.pop(shard_id, None)
         self._attempts.pop(shard_id, None)
         return True
