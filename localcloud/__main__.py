@@ -60,6 +60,8 @@ def _banner(cloud: LocalCloud) -> str:
             f"  curl -s {cloud.api_url}/audit/types -H 'ld-api-key: {users[-1]['api_key']}'   # no audit:read: 403",
             f"  curl -s {cloud.api_url}/audit/types                                           # no key: 401",
             f"  .venv/bin/aws --endpoint-url {cloud.aws_url} --region {cloud.options.region} dynamodb list-tables",
+            f"  curl -s {cloud.api_url}/audit/tenants/{cloud.demo['tenants'][0]['id']}/verify"
+            f" -H 'ld-api-key: {users[0]['api_key']}'   # is the log complete and unmodified?",
         ]
     lines += ["", "Ctrl-C stops everything.", ""]
     return "\n".join(lines)

@@ -64,6 +64,7 @@ def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
         "sealed": result.sealed,
         "already_sealed": result.already_sealed,
         "rejected": len(result.rejected),
+        "changed_behind_service": changed,
         "checkpoints": [f"{c.owner}/{c.number}" for c in result.checkpoints],
     }
 

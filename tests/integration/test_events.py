@@ -79,6 +79,8 @@ EXPECTED: dict[str, tuple[Any, str | None]] = {
     "list_own_sessions/get.json": (200, None),
     # a record written straight into the table, not by the service: left unsealed
     "seal_audit_log/forged_insert.json": ("stream", "rejected"),
+    # an update and a delete on the put-only table (counted), and a TTL expiry (not)
+    "seal_audit_log/changes_behind_the_service.json": ("stream", "changed"),
     "verify_tenant_audit_log/get.json": (200, None),
     "export_tenant_audit_log/get.json": (200, None),
     "get_audit_record_proof/missing.json": (404, None),
@@ -131,7 +133,9 @@ def test_event_runs_through_its_handler(name: str, runtime: Runtime, demo: dict[
         dead = clients("sqs").receive_message(QueueUrl=runtime.stack.ref("AuditIngestDeadLetterQueue"))
         assert len(dead["Messages"]) == 1
     elif expected == "stream":
-        assert runtime.invoke(function, event) == {"sealed": 0, "already_sealed": 0, "rejected": 1, "checkpoints": []}
+        result = runtime.invoke(function, event)
+        assert (result["rejected"], result["changed_behind_service"]) == ((1, 0) if reason == "rejected" else (0, 2))
+        assert (result["sealed"], result["checkpoints"]) == (0, [])
     elif expected == "allow":
         policy = runtime.invoke(function, event)
         assert policy["principalId"] == "2"
