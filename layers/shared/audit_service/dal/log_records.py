@@ -66,28 +66,34 @@ class RecordQuery:
     time_to: str = TIME_KEY_END
     equals: Mapping[str, str | int] = field(default_factory=dict)
     now_epoch: int = 0
+    expired_too: bool = False  # verifying reads records as stored, expired or not
 
     def arguments(self) -> dict[str, Any]:
-        names = {"#p": self.partition_name, "#t": "ts_key", "#x": "expires_at"}
+        names = {"#p": self.partition_name, "#t": "ts_key"}
         values: dict[str, Any] = {
             ":p": {"S": self.partition_value},
             ":from": {"S": self.time_from},
             ":to": {"S": self.time_to},
-            ":now": {"N": str(self.now_epoch)},
         }
-        filters = ["#x > :now"]
+        filters = []
+        if not self.expired_too:
+            names["#x"] = "expires_at"
+            values[":now"] = {"N": str(self.now_epoch)}
+            filters.append("#x > :now")
         for position, (name, value) in enumerate(sorted(self.equals.items())):
             names[f"#f{position}"] = name
             values[f":f{position}"] = {"N": str(value)} if isinstance(value, int) else {"S": value}
             filters.append(f"#f{position} = :f{position}")
-        return {
+        arguments = {
             "IndexName": self.index,
             "KeyConditionExpression": "#p = :p AND #t BETWEEN :from AND :to",
-            "FilterExpression": " AND ".join(filters),
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": values,
             "ScanIndexForward": False,
         }
+        if filters:
+            arguments["FilterExpression"] = " AND ".join(filters)
+        return arguments
 
 
 def _record(item: Mapping[str, Any]) -> StoredRecord:
@@ -120,17 +126,9 @@ class LogRecordStore:
 
     def stored_items(self, pk: str, *, time_from: str, time_to: str) -> Iterator[dict[str, Any]]:
         """Every item of partition ``pk`` in a ``ts_key`` range, as stored (expired ones too): for verifying."""
-        query = RecordQuery(BY_TIME, "pk", pk, time_from, time_to)
-        arguments = {**query.arguments(), "TableName": self._table}
-        del arguments["FilterExpression"]
-        arguments["ExpressionAttributeNames"] = {"#p": "pk", "#t": "ts_key"}
-        del arguments["ExpressionAttributeValues"][":now"]
-        while True:
-            response = self._db.query(**arguments)
-            yield from response["Items"]
-            if "LastEvaluatedKey" not in response:
-                return
-            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        yield from self._items(
+            RecordQuery(BY_TIME, "pk", pk, time_from, time_to, expired_too=True), after=None, chunk=1000
+        )
 
     def stored_item(self, pk: str, sk: str) -> dict[str, Any] | None:
         response = self._db.get_item(TableName=self._table, Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True)

@@ -97,6 +97,11 @@ def owner_and_kind(item: Item) -> tuple[str, str]:
     return owner, kind
 
 
+def record_key(item: Item) -> RecordKey:
+    _owner, kind = owner_and_kind(item)
+    return RecordKey(kind, _text(item, "sk"))
+
+
 def record_time(item: Item) -> str:
     return _text(item, "ts_key").split("#", 1)[0]
 

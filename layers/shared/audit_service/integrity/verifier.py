@@ -30,6 +30,7 @@ from audit_service.integrity.records import (
     owner_and_kind,
     record_expiry,
     record_hash,
+    record_key,
     record_time,
     with_position,
 )
@@ -97,6 +98,10 @@ class Evidence:
 
     def in_period(self, ts: str) -> bool:
         return self.time_from <= ts <= self.time_to
+
+    def sealed_keys(self) -> set[RecordKey]:
+        """The records some loaded block holds."""
+        return {entry.key for entries in self.blocks.values() for entry in entries}
 
 
 def overlaps(checkpoint: Checkpoint, time_from: str, time_to: str) -> bool:
@@ -227,9 +232,8 @@ def _check_anchor(evidence: Evidence, chain: Mapping[int, Checkpoint], report: R
 def _check_blocks(evidence: Evidence, chain: Mapping[int, Checkpoint], report: Report) -> set[RecordKey]:
     stored: dict[RecordKey, Item] = {}
     for item in evidence.records:
-        owner, kind = owner_and_kind(item)
-        if owner == evidence.owner:
-            stored[RecordKey(kind, str(item["sk"]["S"]))] = item
+        if owner_and_kind(item)[0] == evidence.owner:
+            stored[record_key(item)] = item
     sealed: set[RecordKey] = set()
     for number in sorted(evidence.blocks):
         checkpoint = chain.get(number)
@@ -270,7 +274,7 @@ def _check_entry(entry: Entry, item: Item | None, now: int, report: Report, **wh
 def _check_unsealed(evidence: Evidence, sealed: set[RecordKey], authentic: Authenticity | None, report: Report) -> None:
     for item in evidence.records:
         owner, kind = owner_and_kind(item)
-        key = RecordKey(kind, str(item["sk"]["S"]))
+        key = record_key(item)
         if key in sealed and owner == evidence.owner:
             continue
         if not evidence.in_period(record_time(item)) or 0 < record_expiry(item) <= evidence.now:

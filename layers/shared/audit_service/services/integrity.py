@@ -33,10 +33,12 @@ from audit_service.integrity.records import (
     canonical_item,
     owner_and_kind,
     record_expiry,
+    record_key,
     record_time,
 )
 from audit_service.integrity.verifier import EARLIEST, LATEST, Evidence, Report, overlaps, verify
 from audit_service.services.pagination import TimeRange
+from audit_service.services.security import owner_context
 
 if TYPE_CHECKING:
     from audit_service.crypto.envelope import Envelope
@@ -99,12 +101,12 @@ def authenticity(envelope: Envelope, *, key_faults_raise: bool) -> Callable[[Ite
 
     def authentic(item: Item) -> bool:
         owner, _kind = owner_and_kind(item)
-        context = {"partition": PLATFORM} if owner == PLATFORM else {"tenant_id": owner}
         try:
+            context = owner_context(None if owner == PLATFORM else int(owner))  # a made-up owner: ValueError
             raw = item["pii"]["B"]
             sealed = raw if isinstance(raw, bytes | bytearray) else base64.b64decode(raw, validate=True)
             envelope.open(bytes(sealed), context=context, bind=f"{item['pk']['S']}|{item['sk']['S']}")
-        except (DecryptionFailed, KeyError, TypeError, binascii.Error):
+        except (DecryptionFailed, KeyError, TypeError, ValueError, binascii.Error):
             return False
         except KeyUnavailable:
             if key_faults_raise:
@@ -145,8 +147,8 @@ class Integrity:
         """A bundle an auditor verifies offline: the sealed records of the period, the chain, the blocks, the key."""
         moment = now or utc_now()
         evidence = self.evidence(tenant_id, period, now=moment)
-        sealed = {entry.key for entries in evidence.blocks.values() for entry in entries}
-        records = [item for item in evidence.records if _key(item) in sealed]
+        sealed = evidence.sealed_keys()
+        records = [item for item in evidence.records if record_key(item) in sealed]
         if len(records) > MAX_EXPORT_RECORDS:
             raise InvalidInput(
                 f"the period holds {len(records)} records; export at most {MAX_EXPORT_RECORDS} at a time "
@@ -218,12 +220,14 @@ class Integrity:
         seals them.
         """
         evidence = self.evidence(owner, TimeRange())
-        sealed = {entry.key for entries in evidence.blocks.values() for entry in entries}
+        sealed = evidence.sealed_keys()
         return sorted(
             (
                 item
                 for item in evidence.records
-                if _key(item) not in sealed and not 0 < record_expiry(item) <= evidence.now and self._authentic(item)
+                if record_key(item) not in sealed
+                and not 0 < record_expiry(item) <= evidence.now
+                and self._authentic(item)
             ),
             key=lambda item: str(item["ts_key"]["S"]),
         )
@@ -237,7 +241,7 @@ class Integrity:
         low = time_from or "0"
         high = time_to if time_to == LATEST else time_to + LATEST
         found = {
-            _key(item): item
+            record_key(item): item
             for kind in KINDS
             for item in self._records.stored_items(f"{owner}#{kind}", time_from=low, time_to=high)
         }
@@ -249,7 +253,7 @@ class Integrity:
             if time_from <= entry.ts <= time_to and entry.key not in found
         ]
         for item in self._records.stored_items_by_key(wanted):
-            found[_key(item)] = item
+            found[record_key(item)] = item
         return Evidence(
             owner=owner,
             checkpoints=chain,
