@@ -17,6 +17,7 @@ from moto import mock_aws
 
 from bench.audit_paths import REGION, CallCounter, Row, _clients, _env, in_process_aws
 from bench.events import api_event
+from localcloud.mailer import LocalMailer
 from localcloud.provision import provision
 from localcloud.runtime import Runtime, install_lambda_invoker
 
@@ -30,6 +31,7 @@ def measure() -> list[Row]:
         from audit_service.domain.models import Plan, RequestMetadata
         from audit_service.domain.permissions import Role
         from audit_service.domain.sessions import SessionStarted
+        from audit_service.services.notifications import NotificationType
 
         stack = provision(_clients, stack_name="bench", region=REGION)
         restore = _env(stack)
@@ -53,8 +55,15 @@ def measure() -> list[Row]:
                         request=request,
                     )
             account = container.my_account()
+            mailbox = LocalMailer(
+                _clients, bus_name=stack.ref("AuditEventBus"), mailer_key_arn=stack.attribute("MailerKey", "Arn")
+            ).install()
             for n in range(5):
-                account.link_identity(person.id, provider="github", external_id=f"gh-{n}", request=request)
+                pending = account.request_identity_link(
+                    person.id, provider="github", external_id=f"gh-{n}", request=request
+                )
+                secret = mailbox.last(NotificationType.IDENTITY_LINK_REQUESTED, link_id=pending["id"]).content["secret"]
+                account.confirm_identity_link(person.id, pending["id"], str(secret), request)
             now = datetime.now(UTC)
             for n in range(10):
                 account.session_started(

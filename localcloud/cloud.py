@@ -14,6 +14,7 @@ import boto3
 from botocore.config import Config
 
 from localcloud.gateway import Gateway, serve
+from localcloud.mailer import LocalMailer
 from localcloud.pollers import Pollers
 from localcloud.provision import Stack, provision
 from localcloud.runtime import Runtime, install_lambda_invoker
@@ -27,6 +28,11 @@ class Options:
     region: str = "us-east-1"
     stack_name: str = "audit-local"
     state_file: Path = Path(".local/demo.json")
+    outbox_file: Path | None = None  # the stand-in mailer's outbox; by default next to the state file
+
+    @property
+    def outbox(self) -> Path:
+        return self.outbox_file or self.state_file.with_name("outbox.jsonl")
     seed: bool = True
     log_requests: bool = True
 
@@ -40,6 +46,7 @@ class LocalCloud:
     _moto: Any = None
     _api: ThreadingHTTPServer | None = None
     _pollers: Pollers | None = None
+    _mailer: LocalMailer | None = None
 
     @property
     def aws_url(self) -> str:
@@ -93,6 +100,15 @@ class LocalCloud:
         )
         self._pollers = Pollers(self.stack.mappings, self.runtime, clients, opts.region)
         self._pollers.start()
+        self._mailer = LocalMailer(
+            clients,
+            bus_name=self.stack.ref("AuditEventBus"),
+            mailer_key_arn=self.stack.attribute("MailerKey", "Arn"),
+            outbox=opts.outbox,
+            api_url=self.api_url,
+            echo=True,
+        ).install()
+        self._mailer.start()
         self._write_state()
 
     def _write_state(self) -> None:
@@ -104,12 +120,15 @@ class LocalCloud:
             "stack_name": self.stack.name,
             "resources": self.stack.physical,
             "environment": self.stack.environment(),
+            "outbox": str(self.options.outbox),
             **self.demo,
         }
         self.options.state_file.parent.mkdir(parents=True, exist_ok=True)
         self.options.state_file.write_text(json.dumps(state, indent=2))
 
     def stop(self) -> None:
+        if self._mailer is not None:
+            self._mailer.stop()
         if self._pollers is not None:
             self._pollers.stop()
         if self._api is not None:

@@ -131,8 +131,8 @@ class Provisioner:
                 "AWS::StackName": stack_name,
                 "AWS::Partition": "aws",
                 "AWS::URLSuffix": "amazonaws.com",
-                "AWS::NoValue": "",
             },
+            conditions=dict(self._template.get("Conditions", {})),
         )
         self.stack = Stack(name=stack_name, region=region, resolver=resolver)
 

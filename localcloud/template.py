@@ -67,18 +67,26 @@ class Pending(Exception):
     """A referenced resource has not been created yet."""
 
 
+class _NoValue:
+    """``AWS::NoValue``: the property or list item is left out, as CloudFormation does."""
+
+
+NO_VALUE = _NoValue()
+
+
 @dataclass
 class Resolver:
-    """Evaluates intrinsic functions against the resources created so far."""
+    """Evaluates intrinsic functions (and the template's Conditions) against the resources created so far."""
 
     parameters: dict[str, Any]
     pseudo: dict[str, str]
     refs: dict[str, Any] = field(default_factory=dict)
     attributes: dict[tuple[str, str], Any] = field(default_factory=dict)
+    conditions: dict[str, Any] = field(default_factory=dict)
 
     def resolve(self, value: Any) -> Any:
         if isinstance(value, list):
-            return [self.resolve(item) for item in value]
+            return [item for item in (self.resolve(item) for item in value) if item is not NO_VALUE]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
@@ -88,15 +96,31 @@ class Resolver:
                 "Fn::GetAtt": self._get_att,
                 "Fn::Sub": self._sub,
                 "Fn::Join": self._join,
+                "Fn::If": self._if,
+                "Fn::Equals": lambda pair: self.resolve(pair[0]) == self.resolve(pair[1]),
+                "Fn::Not": lambda items: not self.resolve(items[0]),
+                "Fn::And": lambda items: all(self.resolve(item) for item in items),
+                "Fn::Or": lambda items: any(self.resolve(item) for item in items),
+                "Condition": self.condition,
             }
             handler = handlers.get(name)
             if handler is not None:
                 return handler(argument)
             if name.startswith("Fn::"):
                 raise NotImplementedError(f"{name} is not supported by the local cloud; keep the template simpler")
-        return {name: self.resolve(item) for name, item in value.items()}
+        resolved = {name: self.resolve(item) for name, item in value.items()}
+        return {name: item for name, item in resolved.items() if item is not NO_VALUE}
+
+    def condition(self, name: str) -> bool:
+        return bool(self.resolve(self.conditions[name]))
+
+    def _if(self, argument: list[Any]) -> Any:
+        name, when_true, when_false = argument
+        return self.resolve(when_true if self.condition(name) else when_false)
 
     def _ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
         if name in self.pseudo:
             return self.pseudo[name]
         if name in self.parameters:

@@ -18,6 +18,7 @@ from moto import mock_aws
 
 from audit_service import container
 from localcloud.gateway import Gateway, GatewayResult
+from localcloud.mailer import LocalMailer
 from localcloud.provision import Stack, provision
 from localcloud.runtime import Runtime, install_lambda_invoker
 
@@ -164,3 +165,31 @@ def scan_all(stack: Stack) -> list[dict[str, Any]]:
             for page in paginator.paginate(TableName=stack.ref(logical_id)):
                 items.extend(page["Items"])
     return items
+
+
+@pytest.fixture
+def mailbox(stack: Stack) -> LocalMailer:
+    """What the platform's mailer would receive: the messages for people, opened."""
+    return LocalMailer(
+        clients, bus_name=stack.ref("AuditEventBus"), mailer_key_arn=stack.attribute("MailerKey", "Arn")
+    ).install()
+
+
+def link_identity(api: Api, mailbox: LocalMailer, key: str, provider: str, external_id: str) -> tuple[int, Any]:
+    """Ask to link a provider account, then confirm it with the secret the identity service would hand out."""
+    from audit_service.services.notifications import NotificationType
+
+    status, pending = api.call("POST", "/users/me/identities", key, {"provider": provider, "external_id": external_id})
+    assert status == 202, pending
+    secret = mailbox.last(NotificationType.IDENTITY_LINK_REQUESTED, link_id=pending["id"]).content["secret"]
+    return api.call("POST", f"/users/me/identities/{pending['id']}/confirm", key, {"secret": secret})
+
+
+def change_email(api: Api, mailbox: LocalMailer, key: str, user_id: int, email: str) -> tuple[int, Any]:
+    """Ask for a new email, then confirm it with the secret sent to that address."""
+    from audit_service.services.notifications import NotificationType
+
+    status, body = api.call("PATCH", "/users/me", key, {"email": email})
+    assert status == 200 and body["email_change"]["status"] == "pending_confirmation", body
+    secret = mailbox.last(NotificationType.EMAIL_CHANGE_REQUESTED, user_id=user_id).content["secret"]
+    return api.call("POST", "/users/me/email/confirm", key, {"secret": secret})

@@ -1,7 +1,8 @@
 """Tasks of the export state machine: collect one category of a user's data, or assemble the export.
 
-Input ``{"step": "collect", "category": ..., "user_id": ...}`` returns ``{category: data}``;
-``{"step": "assemble", "user_id", "export_id", "parts": [...]}`` writes the document to S3.
+Input ``{"step": "collect", "category", "user_id", "export_id"}`` writes the category to the exports
+bucket and returns ``{"category", "key"}``; ``{"step": "assemble", "user_id", "export_id", "parts": [...]}``
+makes the document from the parts. No personal data is in any state's input or output.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ def _handle(event: dict[str, Any], _context: Any) -> dict[str, Any]:
     user_id = int(event["user_id"])
     logger.append_keys(user_id=user_id, step=event["step"], category=event.get("category"))
     if event["step"] == "collect":
-        return {event["category"]: export.collect(user_id, event["category"])}
+        return export.collect_part(user_id, str(event["export_id"]), str(event["category"]))
     return export.assemble(user_id, str(event["export_id"]), list(event["parts"]))
 
 

@@ -1,4 +1,11 @@
-"""POST /users/me/identities: link an identity-provider account (audited; one user per account)."""
+"""POST /users/me/identities: ask to link an identity-provider account (audited; one user per account).
+
+Answers 202 with the pending link. The platform's identity service gets an
+``Identity Link Requested`` message; once the provider has confirmed that the
+account is the caller's, it hands out the secret that
+``POST /users/me/identities/{id}/confirm`` takes. The answer here is the same
+whether or not the provider account is linked to someone else.
+"""
 
 from __future__ import annotations
 
@@ -26,13 +33,13 @@ class NewIdentity(BaseModel):
 @app.post("/users/me/identities")
 def link_identity(identity: NewIdentity) -> Response[dict[str, Any]]:
     only_query_parameters(app, set())
-    linked = account.link_identity(
+    pending = account.request_identity_link(
         current_principal(app).user_id,
         provider=identity.provider,
         external_id=identity.external_id,
         request=request_metadata(app),
     )
-    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=linked)
+    return Response(status_code=202, content_type=content_types.APPLICATION_JSON, body=pending)
 
 
 def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -1,4 +1,12 @@
-"""PATCH /users/me: change the caller's name or email (audited, previous values kept)."""
+"""PATCH /users/me: change the caller's name (at once) or email (once confirmed), audited.
+
+A new email is not taken on the caller's word: it is stored as a pending
+change, and a secret goes to the new address through the platform's mailer.
+``POST /users/me/email/confirm`` with that secret makes it the account's
+email. Until then the old email stays in force everywhere (invitations,
+export, the blind index), and the answer is the same whether or not the new
+address belongs to another account.
+"""
 
 from __future__ import annotations
 

@@ -32,7 +32,7 @@ def verify_tenant_audit_log(tenant_id: Annotated[int, Path(ge=1)]) -> dict[str, 
     access_log.record(
         actor_id=principal.user_id, action="audit_log.verify", tenant_id=tenant_id, request=request_metadata(app)
     )
-    return {"tenant_id": tenant_id, **report.as_dict()}
+    return {"tenant_id": tenant_id, "key_fingerprint": integrity.key_fingerprint(), **report.as_dict()}
 
 
 def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -267,9 +267,11 @@ def test_export_and_erasure_run_through_the_state_machines(cloud: dict[str, Any]
 
     leaving = _admin(cloud, "user", "create", "--name", "Leaving User", "--email", "leaving@example.com")["user"]
     secret = _admin(cloud, "key", "create", "--user", str(leaving["id"]))["secret"]
+    assert _get(cloud, "/users/me", secret)[0] == 200  # the authorizer has the key warm
     status, erased = _send(cloud, "POST", "/account/erasure", secret, {"confirm": "erase my account"})
     assert status == 200 and erased["status"] == "succeeded", erased
     assert _admin(cloud, "user", "find", "--email", "leaving@example.com")["user"] is None
+    assert _get(cloud, "/users/me", secret)[0] == 401  # at once, not after the authorizer's cache period
 
 
 def test_invitation_flow_over_http_is_audited(cloud: dict[str, Any]) -> None:
@@ -286,15 +288,60 @@ def test_invitation_flow_over_http_is_audited(cloud: dict[str, Any]) -> None:
         {"email": "new.comer@example.com", "role": "auditor"},
     )
     assert status == 201, invitation
-    status, joined = _send(
-        cloud, "POST", f"/tenants/{tenant_id}/invitations/{invitation['id']}/accept", newcomer_key, {}
-    )
+    accept = f"/tenants/{tenant_id}/invitations/{invitation['id']}/accept"
+    assert _send(cloud, "POST", accept, newcomer_key, {})[0] == 400  # the id alone grants nothing
+    message = _mail(cloud, "Invitation Created", invitation_id=invitation["id"])
+    assert message["content"]["to"] == "new.comer@example.com"
+    status, joined = _send(cloud, "POST", accept, newcomer_key, {"secret": message["content"]["secret"]})
     assert status == 200 and joined["role"] == "auditor", joined
 
     status, members = _get(cloud, f"/tenants/{tenant_id}/members", owner["api_key"])
     assert status == 200 and newcomer["id"] in [m["user"]["id"] for m in members["data"]]
     status, log = _get(cloud, f"/audit/tenants/{tenant_id}?type=member_added", owner["api_key"])
     assert status == 200 and log["data"][0]["current"]["user_id"] == newcomer["id"]
+
+
+def _mail(cloud: dict[str, Any], kind: str, **detail: Any) -> dict[str, Any]:
+    """The newest message of ``kind`` in the stand-in mailer's outbox (it polls the bus every half second)."""
+    deadline = time.monotonic() + 10
+    while True:
+        lines = Path(cloud["outbox"]).read_text().splitlines()
+        for line in reversed(lines):
+            message = json.loads(line)
+            if message["kind"] == kind and all(message["detail"].get(k) == v for k, v in detail.items()):
+                return dict(message)
+        if time.monotonic() > deadline:
+            pytest.fail(f"no {kind} message with {detail} in the outbox")
+        time.sleep(0.2)
+
+
+def test_the_invitation_takeover_fails_over_http(cloud: dict[str, Any]) -> None:
+    """Issue #10's reproduction: change your email to the invited address, read the id, accept."""
+    tenant_id = cloud["tenants"][0]["id"]
+    owner = _user(cloud, "owner")
+    outsider = _admin(cloud, "user", "create", "--name", "Out Sider", "--email", "out.sider@example.com")["user"]
+    key = _admin(cloud, "key", "create", "--user", str(outsider["id"]))["secret"]
+    status, invitation = _send(
+        cloud,
+        "POST",
+        f"/tenants/{tenant_id}/invitations",
+        owner["api_key"],
+        {"email": "victim@example.com", "role": "owner"},
+    )
+    assert status == 201, invitation
+
+    status, profile = _send(cloud, "PATCH", "/users/me", key, {"email": "victim@example.com"})
+    assert status == 200 and profile["email"] == "out.sider@example.com", profile
+    status, export = _get(cloud, "/account/export", key)
+    assert status == 200 and export["invitations"] == []
+    accept = f"/tenants/{tenant_id}/invitations/{invitation['id']}/accept"
+    for body in (None, {}, {"secret": "A" * 43}):
+        status, answer = _send(cloud, "POST", accept, key, body)
+        assert status in (400, 404), answer
+    stolen = _mail(cloud, "Invitation Created", invitation_id=invitation["id"])["content"]["secret"]
+    assert _send(cloud, "POST", accept, key, {"secret": stolen})[0] == 404
+    status, members = _get(cloud, f"/tenants/{tenant_id}/members", owner["api_key"])
+    assert outsider["id"] not in [m["user"]["id"] for m in members["data"]]
 
 
 def test_ctrl_c_stops_cleanly(cloud: dict[str, Any]) -> None:

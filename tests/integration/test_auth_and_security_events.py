@@ -9,7 +9,9 @@ from typing import Any
 import pytest
 
 from audit_service import container
+from audit_service.domain.audit import Ref
 from audit_service.domain.models import SecurityEventType
+from audit_service.domain.permissions import Role
 from localcloud.provision import Stack
 from tests.conftest import Api, scan_all, user
 
@@ -65,10 +67,7 @@ def test_revoked_key_is_refused_and_recorded(api: Api, demo: dict[str, Any]) -> 
     assert api.request("GET", "/audit/types", key=owner["api_key"]).status == 200
 
     container.accounts().revoke_api_key(owner["id"], owner["key_id"])
-    # The authorizer caches a key's result for AUTH_CACHE_TTL_SECONDS; a new
-    # container (or an expired entry) sees the revocation.
-    container.authenticator.cache_clear()
-    api.gateway.runtime.containers["AuthorizerFunction"].recycle()
+    # at once: the warm authorizer reads the key on every request (only roles are cached)
     result = api.request("GET", "/audit/types", key=owner["api_key"])
 
     assert result.status == 401
@@ -76,19 +75,34 @@ def test_revoked_key_is_refused_and_recorded(api: Api, demo: dict[str, Any]) -> 
     assert "revoked_api_key" in reasons
 
 
-def test_authorizer_cache_bounds_revocation_by_ttl(stack: Stack, demo: dict[str, Any]) -> None:
+def test_authorizer_caches_roles_for_the_ttl_but_never_the_key(stack: Stack, demo: dict[str, Any]) -> None:
     from audit_service.services.auth import AuthenticationFailed, Authenticator
 
     now = [1000.0]
     authenticator = Authenticator(container.accounts_repository(), cache_ttl_seconds=60, clock=lambda: now[0])
-    owner = user(demo, "owner")
+    owner, member = user(demo, "owner"), user(demo, "member")
+    tenant_id = demo["tenants"][0]["id"]
+    assert authenticator.authenticate(member["api_key"]).role_in(tenant_id) is Role.MEMBER
+    container.members_repository().change_role(
+        container.members_repository().get_many(tenant_id, {member["id"]})[member["id"]],
+        Role.AUDITOR,
+        audit_record=container.change_recorder().put(
+            tenant_id=tenant_id,
+            event_type="member_role_changed",
+            author=Ref(id=owner["id"], name="x"),
+            request=None,
+            previous=None,
+            current=None,
+        )[1],
+    )
+    now[0] += 59
+    assert authenticator.authenticate(member["api_key"]).role_in(tenant_id) is Role.MEMBER  # roles still cached
+    now[0] += 2
+    assert authenticator.authenticate(member["api_key"]).role_in(tenant_id) is Role.AUDITOR
+
     assert authenticator.authenticate(owner["api_key"]).user_id == owner["id"]
     container.accounts().revoke_api_key(owner["id"], owner["key_id"])
-
-    now[0] += 59
-    assert authenticator.authenticate(owner["api_key"]).user_id == owner["id"]  # still cached
-    now[0] += 2
-    with pytest.raises(AuthenticationFailed) as refused:
+    with pytest.raises(AuthenticationFailed) as refused:  # within the TTL: the key is read every time
         authenticator.authenticate(owner["api_key"])
     assert refused.value.reason.value == "revoked_api_key"
 

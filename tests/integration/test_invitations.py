@@ -1,4 +1,8 @@
-"""Invitations: create, list, read, revoke, accept; every change audited, every bad attempt refused cleanly."""
+"""Invitations: create, list, read, revoke, resend, accept; every change audited, every bad attempt refused cleanly.
+
+Accepting needs the secret that only the invitation's message carries (read here
+from the mailbox the platform's mailer would get).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,8 @@ from typing import Any
 import pytest
 
 from audit_service import container
+from audit_service.services.notifications import NotificationType
+from localcloud.mailer import LocalMailer
 from localcloud.provision import Stack
 from tests.conftest import Api, clients, scan_all, user
 
@@ -37,7 +43,18 @@ def invite(api: Api, demo: dict[str, Any], email: str = INVITEE_EMAIL, role: str
     return dict(body)
 
 
-def test_the_whole_invitation_flow_is_audited(api: Api, demo: dict[str, Any], invitee: dict[str, Any]) -> None:
+def secret_of(mailbox: LocalMailer, invitation: dict[str, Any]) -> str:
+    return str(mailbox.last(NotificationType.INVITATION_CREATED, invitation_id=invitation["id"]).content["secret"])
+
+
+def accept(api: Api, invitation: dict[str, Any], key: str, secret: str) -> tuple[int, Any]:
+    path = f"/tenants/{invitation['tenant_id']}/invitations/{invitation['id']}/accept"
+    return api.call("POST", path, key, {"secret": secret})
+
+
+def test_the_whole_invitation_flow_is_audited(
+    api: Api, demo: dict[str, Any], invitee: dict[str, Any], mailbox: LocalMailer
+) -> None:
     tenant_id = demo["tenants"][0]["id"]
     owner = user(demo, "owner")
     created = invite(api, demo, email="Grace@Navy.example")
@@ -50,7 +67,10 @@ def test_the_whole_invitation_flow_is_audited(api: Api, demo: dict[str, Any], in
     status, one = api.call("GET", f"/tenants/{tenant_id}/invitations/{created['id']}", owner["api_key"])
     assert status == 200 and one == created
 
-    status, joined = api.call("POST", f"/tenants/{tenant_id}/invitations/{created['id']}/accept", invitee["api_key"])
+    message = mailbox.last(NotificationType.INVITATION_CREATED, invitation_id=created["id"])
+    assert message.content["to"] == INVITEE_EMAIL and message.detail["role"] == "auditor"
+    assert "secret" not in message.detail and INVITEE_EMAIL not in str(message.detail)  # sealed for the mailer
+    status, joined = accept(api, created, invitee["api_key"], message.content["secret"])
     assert status == 200, joined
     assert joined["role"] == "auditor" and joined["user_id"] == invitee["id"]
 
@@ -68,21 +88,22 @@ def test_the_whole_invitation_flow_is_audited(api: Api, demo: dict[str, Any], in
     assert {"invitations.read", "invitation.read", "members.read"} <= {r["action"] for r in access["data"]}
 
 
-def test_accepting_twice_is_refused(api: Api, stack: Stack, demo: dict[str, Any], invitee: dict[str, Any]) -> None:
-    tenant_id = demo["tenants"][0]["id"]
+def test_accepting_twice_is_refused(
+    api: Api, stack: Stack, demo: dict[str, Any], invitee: dict[str, Any], mailbox: LocalMailer
+) -> None:
     created = invite(api, demo)
-    path = f"/tenants/{tenant_id}/invitations/{created['id']}/accept"
-    assert api.call("POST", path, invitee["api_key"])[0] == 200
+    secret = secret_of(mailbox, created)
+    assert accept(api, created, invitee["api_key"], secret)[0] == 200
     before = state(stack)
 
-    status, body = api.call("POST", path, invitee["api_key"])
+    status, body = accept(api, created, invitee["api_key"], secret)
 
     assert status == 409 and body["error"]["code"] == "invitation_not_pending"
     assert state(stack) == before
 
 
 def test_an_expired_invitation_cannot_be_accepted(
-    api: Api, stack: Stack, demo: dict[str, Any], invitee: dict[str, Any]
+    api: Api, stack: Stack, demo: dict[str, Any], invitee: dict[str, Any], mailbox: LocalMailer
 ) -> None:
     tenant_id = demo["tenants"][0]["id"]
     created = invite(api, demo)
@@ -95,7 +116,7 @@ def test_an_expired_invitation_cannot_be_accepted(
     )
     before = state(stack)
 
-    status, body = api.call("POST", f"/tenants/{tenant_id}/invitations/{created['id']}/accept", invitee["api_key"])
+    status, body = accept(api, created, invitee["api_key"], secret_of(mailbox, created))
 
     assert status == 409 and body["error"]["code"] == "invitation_expired"
     assert state(stack) == before
@@ -103,25 +124,50 @@ def test_an_expired_invitation_cannot_be_accepted(
     assert one["status"] == "expired"
 
 
-def test_the_wrong_user_gets_the_answer_a_missing_invitation_gets(
-    api: Api, stack: Stack, demo: dict[str, Any], invitee: dict[str, Any]
+def test_the_wrong_user_or_a_wrong_secret_gets_the_answer_a_missing_invitation_gets(
+    api: Api, stack: Stack, demo: dict[str, Any], invitee: dict[str, Any], mailbox: LocalMailer
 ) -> None:
-    tenant_id = demo["tenants"][0]["id"]
     created = invite(api, demo)
+    secret = secret_of(mailbox, created)
     before = state(stack)
 
-    wrong = api.call(
-        "POST", f"/tenants/{tenant_id}/invitations/{created['id']}/accept", user(demo, "member")["api_key"]
+    wrong_user = accept(api, created, user(demo, "member")["api_key"], secret)
+    wrong_secret = accept(api, created, invitee["api_key"], secret[:-4] + "AAAA")
+    missing = accept(api, {**created, "id": "0" * 24}, invitee["api_key"], secret)
+    no_secret = api.call(
+        "POST", f"/tenants/{created['tenant_id']}/invitations/{created['id']}/accept", invitee["api_key"]
     )
-    missing = api.call("POST", f"/tenants/{tenant_id}/invitations/{'0' * 24}/accept", invitee["api_key"])
 
-    assert wrong[0] == missing[0] == 404
-    assert wrong[1]["error"]["code"] == missing[1]["error"]["code"] == "not_found"
+    assert wrong_user[0] == wrong_secret[0] == missing[0] == 404
+    assert {wrong_user[1]["error"]["code"], wrong_secret[1]["error"]["code"], missing[1]["error"]["code"]} == {
+        "not_found"
+    }
+    assert no_secret[0] == 400
     assert state(stack) == before
 
 
+def test_resending_replaces_the_secret(
+    api: Api, demo: dict[str, Any], invitee: dict[str, Any], mailbox: LocalMailer
+) -> None:
+    created = invite(api, demo)
+    first = secret_of(mailbox, created)
+    path = f"/tenants/{created['tenant_id']}/invitations/{created['id']}/resend"
+    assert api.call("POST", path, user(demo, "member")["api_key"])[0] == 403
+    status, body = api.call("POST", path, user(demo, "owner")["api_key"])
+    assert status == 200 and body["id"] == created["id"] and body["status"] == "pending"
+    second = secret_of(mailbox, created)
+    assert second != first
+
+    assert accept(api, created, invitee["api_key"], first)[0] == 404  # the old secret stopped working
+    assert accept(api, created, invitee["api_key"], second)[0] == 200
+    _, log = api.call(
+        "GET", f"/audit/tenants/{created['tenant_id']}?type=invitation_resent", user(demo, "owner")["api_key"]
+    )
+    assert log["total"] == 1
+
+
 def test_a_revoked_invitation_cannot_be_accepted(
-    api: Api, stack: Stack, demo: dict[str, Any], invitee: dict[str, Any]
+    api: Api, stack: Stack, demo: dict[str, Any], invitee: dict[str, Any], mailbox: LocalMailer
 ) -> None:
     tenant_id = demo["tenants"][0]["id"]
     owner = user(demo, "owner")
@@ -129,7 +175,7 @@ def test_a_revoked_invitation_cannot_be_accepted(
     assert api.call("DELETE", f"/tenants/{tenant_id}/invitations/{created['id']}", owner["api_key"])[0] == 204
     assert api.call("DELETE", f"/tenants/{tenant_id}/invitations/{created['id']}", owner["api_key"])[0] == 409
 
-    status, body = api.call("POST", f"/tenants/{tenant_id}/invitations/{created['id']}/accept", invitee["api_key"])
+    status, body = accept(api, created, invitee["api_key"], secret_of(mailbox, created))
 
     assert status == 409 and "revoked" in body["error"]["message"]
     _, log = api.call("GET", f"/audit/tenants/{tenant_id}?type=invitation_revoked", owner["api_key"])

@@ -8,7 +8,7 @@ import pytest
 
 from audit_service import container
 from audit_service.domain.errors import Conflict
-from audit_service.domain.models import RequestMetadata
+from audit_service.domain.models import Principal, RequestMetadata
 from audit_service.domain.permissions import Role
 from localcloud.provision import Stack
 from tests.conftest import Api, scan_all, user
@@ -90,7 +90,47 @@ def test_the_last_owner_can_be_neither_demoted_nor_removed(api: Api, stack: Stac
     for status, body in (demoted, removed):
         assert status == 409 and body["error"]["code"] == "last_owner"
     assert audit_records(stack) == before
-    assert container.members().role_of(tenant_id, owner["id"]) is Role.OWNER
+    assert role_of(tenant_id, owner["id"]) is Role.OWNER
+
+
+def role_of(tenant_id: int, user_id: int) -> Role:
+    return container.members_repository().get_many(tenant_id, {user_id})[user_id].role
+
+
+def test_an_admin_cannot_remove_an_owner_promoted_while_the_request_runs(
+    api: Api, stack: Stack, demo: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The role that decides whether tenant:manage is needed comes from the read whose version guards the write."""
+    from audit_service.dal.members import MembersRepository
+
+    tenant_id = demo["tenants"][0]["id"]
+    owner, admin, target = user(demo, "owner"), user(demo, "member"), user(demo, "auditor")
+    assert (
+        api.call("PATCH", f"/tenants/{tenant_id}/members/{admin['id']}", owner["api_key"], {"role": "admin"})[0] == 200
+    )
+    api.gateway.runtime.containers["AuthorizerFunction"].recycle()  # the admin's new role, now
+    container.authenticator.cache_clear()
+    original = MembersRepository.get_many
+    reads = []
+
+    def read_then_promoted(self: MembersRepository, tenant: int, user_ids: set[int]) -> dict[int, Any]:
+        found = original(self, tenant, user_ids)
+        if target["id"] in user_ids and not reads:  # an owner promotes the target right after this read
+            reads.append(1)
+            monkeypatch.setattr(MembersRepository, "get_many", original)
+            status, _ = api.call(
+                "PATCH", f"/tenants/{tenant_id}/members/{target['id']}", owner["api_key"], {"role": "owner"}
+            )
+            assert status == 200
+        return found
+
+    monkeypatch.setattr(MembersRepository, "get_many", read_then_promoted)
+    status, body = api.call("DELETE", f"/tenants/{tenant_id}/members/{target['id']}", admin["api_key"])
+
+    assert status == 409, body
+    assert role_of(tenant_id, target["id"]) is Role.OWNER
+    # and without the race, the admin is refused outright
+    assert api.call("DELETE", f"/tenants/{tenant_id}/members/{target['id']}", admin["api_key"])[0] == 403
 
 
 def test_two_owners_cannot_both_step_down(stack: Stack, demo: dict[str, Any]) -> None:
@@ -98,11 +138,13 @@ def test_two_owners_cannot_both_step_down(stack: Stack, demo: dict[str, Any]) ->
     owner, auditor = user(demo, "owner"), user(demo, "auditor")
     request = RequestMetadata(request_id="r")
     members = container.members()
-    members.change_role(tenant_id, auditor["id"], Role.OWNER, actor_id=owner["id"], request=request)
+    as_owner = Principal(user_id=owner["id"], key_id="k", roles={tenant_id: Role.OWNER})
+    as_auditor = Principal(user_id=auditor["id"], key_id="k", roles={tenant_id: Role.OWNER})
+    members.change_role(tenant_id, auditor["id"], Role.OWNER, principal=as_owner, request=request)
 
-    members.change_role(tenant_id, owner["id"], Role.ADMIN, actor_id=owner["id"], request=request)
+    members.change_role(tenant_id, owner["id"], Role.ADMIN, principal=as_owner, request=request)
     with pytest.raises(Conflict, match="last owner"):
-        members.change_role(tenant_id, auditor["id"], Role.ADMIN, actor_id=auditor["id"], request=request)
+        members.change_role(tenant_id, auditor["id"], Role.ADMIN, principal=as_auditor, request=request)
 
 
 def test_concurrent_updates_from_the_same_state_cannot_both_succeed(stack: Stack, demo: dict[str, Any]) -> None:
@@ -135,7 +177,7 @@ def test_concurrent_updates_from_the_same_state_cannot_both_succeed(stack: Stack
     with pytest.raises(Conflict, match="changed meanwhile"):
         repository.change_role(seen_by_both, Role.ADMIN, audit_record=second)
 
-    assert container.members().role_of(tenant_id, member["id"]) is Role.AUDITOR
+    assert role_of(tenant_id, member["id"]) is Role.AUDITOR
     assert len(audit_records(stack)) == records_before + 1  # no record for the change that did not happen
 
 

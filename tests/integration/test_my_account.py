@@ -10,10 +10,12 @@ import pytest
 
 from audit_service import container
 from audit_service.dal.log_records import RecordQuery
+from audit_service.services.notifications import NotificationType
+from localcloud.mailer import LocalMailer
 from localcloud.pollers import Pollers
 from localcloud.provision import Stack
 from localcloud.runtime import Runtime
-from tests.conftest import REGION, Api, clients, scan_all, user
+from tests.conftest import REGION, Api, clients, link_identity, scan_all, user
 
 
 def activity(api: Api, key: str) -> list[dict[str, Any]]:
@@ -42,7 +44,9 @@ def test_profile_read_is_access_logged_with_its_subject(api: Api, demo: dict[str
     assert record.attributes["subject_user_id"] == str(me["id"])
 
 
-def test_profile_change_is_audited_and_reaches_member_listings(api: Api, stack: Stack, demo: dict[str, Any]) -> None:
+def test_profile_change_is_audited_and_reaches_member_listings(
+    api: Api, stack: Stack, demo: dict[str, Any], mailbox: LocalMailer
+) -> None:
     me, owner = user(demo, "member"), user(demo, "owner")
     tenant_id = demo["tenants"][0]["id"]
 
@@ -51,13 +55,30 @@ def test_profile_change_is_audited_and_reaches_member_listings(api: Api, stack: 
     )
 
     assert status == 200, body
-    assert body["name"] == "Max Mustermann" and body["email"] == "max.m@example.org"
-    (record,) = [r for r in activity(api, me["api_key"]) if r["type"] == "user_updated"]
-    assert record["previous"] == {"name": me["name"], "email": me["email"]}
-    assert record["current"] == {"name": "Max Mustermann", "email": "max.m@example.org"}
-    assert record["tenant"] == tenant_id  # each tenant of the user sees the change in its own log
+    # the name at once; the email only once confirmed
+    assert body["name"] == "Max Mustermann" and body["email"] == me["email"]
+    assert body["email_change"]["status"] == "pending_confirmation"
+    assert api.call("GET", "/users/me", me["api_key"])[1]["email"] == me["email"]
+    message = mailbox.last(NotificationType.EMAIL_CHANGE_REQUESTED, user_id=me["id"])
+    assert message.content["to"] == "max.m@example.org" and message.content["previous_email"] == me["email"]
+    status, confirmed = api.call(
+        "POST", "/users/me/email/confirm", me["api_key"], {"secret": message.content["secret"]}
+    )
+    assert status == 200 and confirmed["email"] == "max.m@example.org", confirmed
+    assert api.call("POST", "/users/me/email/confirm", me["api_key"], {"secret": message.content["secret"]})[0] == 400
+
+    updates = [r for r in activity(api, me["api_key"]) if r["type"] == "user_updated"]
+    assert [(r["previous"], r["current"]) for r in updates] == [
+        ({"email": me["email"]}, {"email": "max.m@example.org"}),
+        ({"name": me["name"]}, {"name": "Max Mustermann"}),
+    ]
+    assert {r["tenant"] for r in updates} == {None}  # the full record is the platform partition's
     _, tenant_log = api.call("GET", f"/audit/tenants/{tenant_id}?type=user_updated", owner["api_key"])
-    assert tenant_log["data"][0]["previous"] == {"name": me["name"], "email": me["email"]}
+    # the tenant learns that its member's email changed, not the addresses
+    assert [(r["previous"], r["current"]) for r in tenant_log["data"]] == [
+        ({}, {"email_changed": True}),
+        ({"name": me["name"]}, {"name": "Max Mustermann", "email_changed": False}),
+    ]
     _, members = api.call("GET", f"/tenants/{tenant_id}/members", owner["api_key"])
     assert {"id": me["id"], "name": "Max Mustermann", "email": "max.m@example.org"} in [
         m["user"] for m in members["data"]
@@ -66,12 +87,43 @@ def test_profile_change_is_audited_and_reaches_member_listings(api: Api, stack: 
     assert container.accounts().find_user_by_email(me["email"]) is None
 
 
-def test_an_email_in_use_is_refused_and_nothing_changes(api: Api, stack: Stack, demo: dict[str, Any]) -> None:
+def test_an_email_in_use_is_refused_only_to_the_owner_of_that_mailbox(
+    api: Api, stack: Stack, demo: dict[str, Any], mailbox: LocalMailer
+) -> None:
     me, owner = user(demo, "member"), user(demo, "owner")
+    taken = api.call("PATCH", "/users/me", me["api_key"], {"email": owner["email"]})
+    free = api.call("PATCH", "/users/me", user(demo, "auditor")["api_key"], {"email": "new.comer@example.com"})
+    # the request answers the same whether or not another account uses the address: no oracle
+    assert taken[0] == free[0] == 200
+    assert taken[1].keys() == free[1].keys() and taken[1]["email_change"].keys() == free[1]["email_change"].keys()
     before = state(stack)
-    status, body = api.call("PATCH", "/users/me", me["api_key"], {"email": owner["email"]})
+    secret = mailbox.last(NotificationType.EMAIL_CHANGE_REQUESTED, user_id=me["id"]).content["secret"]
+    status, body = api.call("POST", "/users/me/email/confirm", me["api_key"], {"secret": secret})
     assert status == 409 and "already uses this email" in body["error"]["message"]
     assert state(stack) == before
+
+
+def test_a_wrong_or_expired_email_secret_changes_nothing(
+    api: Api, stack: Stack, demo: dict[str, Any], mailbox: LocalMailer
+) -> None:
+    me = user(demo, "member")
+    assert api.call("POST", "/users/me/email/confirm", me["api_key"], {"secret": "A" * 43})[0] == 400  # none pending
+    api.call("PATCH", "/users/me", me["api_key"], {"email": "new.comer@example.com"})
+    secret = mailbox.last(NotificationType.EMAIL_CHANGE_REQUESTED, user_id=me["id"]).content["secret"]
+    # another user cannot use my secret, and a wrong secret does nothing
+    other = api.call("POST", "/users/me/email/confirm", user(demo, "owner")["api_key"], {"secret": secret})
+    wrong = api.call("POST", "/users/me/email/confirm", me["api_key"], {"secret": secret[:-3] + "AAA"})
+    assert other[0] == wrong[0] == 400 and wrong[1]["error"]["code"] == "invalid_secret"
+    clients("dynamodb").update_item(  # an hour later
+        TableName=stack.ref("UsersTable"),
+        Key={"pk": {"S": str(me["id"])}, "sk": {"S": "EMAIL_CHANGE"}},
+        UpdateExpression="SET expires_epoch = :past",
+        ExpressionAttributeValues={":past": {"N": str(int(datetime.now(UTC).timestamp()) - 1)}},
+    )
+    before = state(stack)
+    assert api.call("POST", "/users/me/email/confirm", me["api_key"], {"secret": secret})[0] == 400
+    assert state(stack) == before
+    assert api.call("GET", "/users/me", me["api_key"])[1]["email"] == me["email"]
 
 
 @pytest.mark.parametrize("body", [{}, {"email": "nope"}, {"name": ""}, {"name": "x", "nickname": "y"}])
@@ -96,15 +148,26 @@ def test_settings_have_defaults_and_changes_are_audited(api: Api, demo: dict[str
     assert api.call("PATCH", "/users/me/settings", me["api_key"], {"theme": "dark"})[0] == 400
 
 
-def test_identities_link_once_and_unlink(api: Api, stack: Stack, demo: dict[str, Any]) -> None:
+def test_identities_link_once_with_proof_and_unlink(
+    api: Api, stack: Stack, demo: dict[str, Any], mailbox: LocalMailer
+) -> None:
     me, other = user(demo, "member"), user(demo, "auditor")
-    status, linked = api.call(
-        "POST", "/users/me/identities", me["api_key"], {"provider": "github", "external_id": "gh-98765"}
-    )
+    status, linked = link_identity(api, mailbox, me["api_key"], "github", "gh-98765")
     assert status == 201, linked
     assert api.call("GET", "/users/me/identities", me["api_key"])[1]["data"] == [linked]
-    status, body = api.call(
+    # asking to link an account someone else holds answers like any other request: no oracle
+    status, pending = api.call(
         "POST", "/users/me/identities", other["api_key"], {"provider": "github", "external_id": "gh-98765"}
+    )
+    assert status == 202 and pending["status"] == "pending_verification"
+    # only with the provider's proof does the caller learn it is taken
+    secret = mailbox.last(NotificationType.IDENTITY_LINK_REQUESTED, link_id=pending["id"]).content["secret"]
+    assert (
+        api.call("POST", f"/users/me/identities/{pending['id']}/confirm", other["api_key"], {"secret": "B" * 43})[0]
+        == 400
+    )
+    status, body = api.call(
+        "POST", f"/users/me/identities/{pending['id']}/confirm", other["api_key"], {"secret": secret}
     )
     assert status == 409 and "already linked" in body["error"]["message"]
     assert "gh-98765" not in json.dumps(scan_all(stack), default=str)
@@ -113,7 +176,7 @@ def test_identities_link_once_and_unlink(api: Api, stack: Stack, demo: dict[str,
     assert api.call("GET", "/users/me/identities", me["api_key"])[1]["total"] == 0
     assert api.call("DELETE", f"/users/me/identities/{linked['id']}", me["api_key"])[0] == 404
     assert (
-        api.call("POST", "/users/me/identities", other["api_key"], {"provider": "github", "external_id": "gh-98765"})[0]
+        api.call("POST", f"/users/me/identities/{pending['id']}/confirm", other["api_key"], {"secret": secret})[0]
         == 201
     )  # free again
     types = [r["type"] for r in activity(api, me["api_key"])]

@@ -8,6 +8,7 @@ including after records expired under the tenant's plan.
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from collections.abc import Iterator
@@ -357,14 +358,15 @@ def test_an_inclusion_proof_verifies_offline(
     status, proof = api.call("GET", f"/audit/tenants/{tenant}/proofs/{event_id}", auditor)
     assert status == 200, proof
     assert proof["record"]["id"] == event_id
-    assert verify_proof(proof)["verified"] is True
+    key = container.signer().public_key()
+    assert verify_proof(proof, public_key=key)["verified"] is True
     path = tmp_path / "proof.json"
     path.write_text(json.dumps(proof))
-    assert cli.main(["proof", "verify", str(path)]) == 0
+    assert cli.main(["proof", "verify", str(path), "--fingerprint", proof["key_fingerprint"]]) == 0
     proof["record"]["stored"]["type"] = {"S": "deployment_deleted"}
-    assert verify_proof(proof)["checks"]["record_matches_entry"] is False
+    assert verify_proof(proof, public_key=key)["checks"]["record_matches_entry"] is False
     proof["record"]["entry"][3] = 1
-    assert verify_proof(proof)["checks"]["entry_in_checkpoint"] is False
+    assert verify_proof(proof, public_key=key)["checks"]["entry_in_checkpoint"] is False
 
 
 def test_proofs_refuse_unknown_records_and_kinds(
@@ -391,23 +393,80 @@ def test_an_export_bundle_verifies_offline_and_shows_tampering(
     assert {item["sk"]["S"] for item in bundle["records"]} >= {e["event_id"] for e in sealed}
     path = tmp_path / "bundle.json"
     path.write_text(json.dumps(bundle))
-    assert cli.main(["bundle", "verify", str(path)]) == 0
-
-    # pinned to the real key (as an auditor would, from `aws kms get-public-key`)
+    # pinned to the real key (as an auditor would, from `aws kms get-public-key`), or to its fingerprint
     key_file = tmp_path / "key.der"
     key_file.write_bytes(container.signer().public_key())
     assert cli.main(["bundle", "verify", str(path), "--public-key", str(key_file)]) == 0
+    status, online = api.call("GET", f"/audit/tenants/{tenant}/verify", auditor)
+    assert online["key_fingerprint"] == bundle["key_fingerprint"]
+    assert cli.main(["bundle", "verify", str(path), "--fingerprint", online["key_fingerprint"]]) == 0
 
     # the bundle edited after export: one record changed, another dropped
     changed = next(i for i in bundle["records"] if i["sk"]["S"] == sealed[1]["event_id"])
     changed["type"] = {"S": "tenant_deleted"}
     bundle["records"] = [i for i in bundle["records"] if i["sk"]["S"] != sealed[2]["event_id"]]
-    report = verify_bundle(bundle)
+    report = verify_bundle(bundle, public_key=container.signer().public_key())
     assert sorted((f.problem.value, f.record_id) for f in report.findings) == sorted(
         [("modified", sealed[1]["event_id"]), ("missing", sealed[2]["event_id"])]
     )
     path.write_text(json.dumps(bundle))
-    assert cli.main(["bundle", "verify", str(path)]) == 2
+    assert cli.main(["bundle", "verify", str(path), "--public-key", str(key_file)]) == 2
+
+
+def test_offline_verification_is_pinned_to_a_trusted_key(
+    api: Api,
+    sealed: list[dict[str, Any]],
+    tenant: int,
+    auditor: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, bundle = api.call("GET", f"/audit/tenants/{tenant}/export", auditor)
+    assert status == 200
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle))
+    with pytest.raises(SystemExit) as refused:  # no key, no fingerprint: nothing to trust
+        cli.main(["bundle", "verify", str(path)])
+    assert refused.value.code == 2
+    capsys.readouterr()
+    assert cli.main(["bundle", "verify", str(path), "--fingerprint", bundle["key_fingerprint"]]) == 0
+    assert json.loads(capsys.readouterr().out)["key_fingerprint"] == bundle["key_fingerprint"]
+
+    # a forger re-signs everything with a key of their own and ships its public key in the bundle
+    other = clients("kms").create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
+    forged = {
+        **bundle,
+        "public_key": base64.b64encode(clients("kms").get_public_key(KeyId=other)["PublicKey"]).decode(),
+    }
+    path.write_text(json.dumps(forged))
+    assert cli.main(["bundle", "verify", str(path), "--fingerprint", bundle["key_fingerprint"]]) == 1
+    assert "not the pinned one" in capsys.readouterr().err
+
+
+def test_a_bundle_cut_short_with_its_anchor_removed_is_not_verified(
+    stack: Stack, api: Api, sealed: list[dict[str, Any]], tenant: int, auditor: str, tmp_path: Path
+) -> None:
+    status, bundle = api.call("GET", f"/audit/tenants/{tenant}/export", auditor)
+    assert status == 200 and len(bundle["checkpoints"]) >= 2, bundle["checkpoints"]
+    key = container.signer().public_key()
+    newest = max(c["number"] for c in bundle["checkpoints"])
+    cut = {
+        **bundle,
+        "checkpoints": [c for c in bundle["checkpoints"] if c["number"] < newest],
+        "blocks": {n: e for n, e in bundle["blocks"].items() if int(n) < newest},
+        "anchor": None,
+    }
+    kept = {entry[1] for entries in cut["blocks"].values() for entry in entries}
+    cut["records"] = [item for item in bundle["records"] if item["sk"]["S"] in kept]
+    report = verify_bundle(cut, public_key=key)
+    assert not report.verified
+    assert [f.problem.value for f in report.findings] == ["unanchored"]
+    # the anchor alone missing is enough: an offline verifier cannot rule out a cut
+    whole_without_anchor = verify_bundle({**bundle, "anchor": None}, public_key=key)
+    assert [f.problem.value for f in whole_without_anchor.findings] == ["unanchored"]
+    path = tmp_path / "cut.json"
+    path.write_text(json.dumps(cut))
+    assert cli.main(["bundle", "verify", str(path), "--fingerprint", bundle["key_fingerprint"]]) == 2
 
 
 def test_a_bundle_signed_by_another_key_fails_against_the_pinned_key(
@@ -557,7 +616,7 @@ def test_a_large_bundle_is_linked_from_the_exports_bucket(
     key = url.path.lstrip("/").removeprefix(f"{bucket}/")
     assert key.startswith(f"audit-exports/{tenant}/")
     bundle = json.loads(clients("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
-    assert verify_bundle(bundle).verified
+    assert verify_bundle(bundle, public_key=container.signer().public_key()).verified
     assert {e["event_id"] for e in sealed} <= {item["sk"]["S"] for item in bundle["records"]}
 
 
@@ -674,8 +733,9 @@ def test_every_single_change_to_a_bundle_is_caught(
     import random
 
     status, bundle = api.call("GET", f"/audit/tenants/{tenant}/export", auditor)
-    assert status == 200 and verify_bundle(bundle).verified
+    key = container.signer().public_key()
+    assert status == 200 and verify_bundle(bundle, public_key=key).verified
     for seed in range(5):
         for what, changed in _mutations(bundle, random.Random(seed)):
-            report = verify_bundle(changed)
+            report = verify_bundle(changed, public_key=key)
             assert not report.verified, f"seed {seed}: {what} went unnoticed"

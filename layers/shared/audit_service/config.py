@@ -34,6 +34,9 @@ class Settings(BaseModel):
     checkpoints_table: str | None = None
     signing_key_arn: str | None = None
     anchor_bucket: str | None = None
+    # Messages for people: published on the bus, sealed with the mailer's key (services/notifications.py).
+    audit_event_bus: str | None = None
+    mailer_key_arn: str | None = None
     # Checkpoints and their anchors outlive every record they cover.
     checkpoint_retention_days: int = Field(default=800, ge=2)
     workflow_wait_seconds: float = Field(default=20.0, ge=0, le=25)

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from audit_service.services.invitations import Invitations
     from audit_service.services.members import Members
     from audit_service.services.my_account import MyAccount
+    from audit_service.services.notifications import Notifier
     from audit_service.services.sealer import Sealer
     from audit_service.services.security import SecurityEvents
     from audit_service.services.tenants import TenantDirectory
@@ -55,6 +56,19 @@ def envelope() -> Envelope:
 
     settings = get_settings()
     return Envelope(settings.data_key_arn, cache_seconds=settings.data_key_cache_seconds)
+
+
+@cache
+def notifier() -> Notifier:
+    """Publishes messages for the platform's mailer, sealed with the mailer key (which this service cannot open)."""
+    from audit_service.crypto.envelope import Envelope
+    from audit_service.services.notifications import Notifier
+
+    settings = get_settings()
+    mailer = Envelope(
+        _required("mailer_key_arn", settings.mailer_key_arn), cache_seconds=settings.data_key_cache_seconds
+    )
+    return Notifier(client("events"), bus_name=_required("audit_event_bus", settings.audit_event_bus), envelope=mailer)
 
 
 @cache
@@ -156,6 +170,7 @@ def invitations() -> Invitations:
         members=members(),
         members_repository=members_repository(),
         accounts=accounts_repository(),
+        notifier=notifier,
     )
 
 
@@ -170,6 +185,7 @@ def my_account() -> MyAccount:
         blind_index(),
         changes=change_recorder(),
         members=members(),
+        notifier=notifier,
     )
 
 
@@ -290,6 +306,7 @@ def reset() -> None:
     for factory in (
         accounts_repository,
         envelope,
+        notifier,
         blind_index,
         log_record_store,
         authenticator,

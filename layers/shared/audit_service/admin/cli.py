@@ -10,9 +10,12 @@ cloud sets them). Every command prints one JSON object. An API key's secret is
 printed once, when it is created, and is not stored anywhere.
 
 ``bundle verify`` and ``proof verify`` need no AWS access at all: they check an
-exported audit-log bundle or an inclusion proof against the signing key's
-public key (``--public-key``, from ``aws kms get-public-key``; by default the
-one inside the file). They exit with status 2 when verification fails.
+exported audit-log bundle or an inclusion proof against the signing key the
+auditor trusts, pinned with ``--public-key FILE`` (from ``aws kms
+get-public-key``) or ``--fingerprint SHA256:...`` (shown by the verify route and
+every export). They never trust the file's own copy of the key, print the
+fingerprint they used, and exit with status 2 when the file does not verify,
+including when it carries no anchor and a cut-off end cannot be ruled out.
 """
 
 from __future__ import annotations
@@ -43,6 +46,9 @@ _OUTPUT_TO_ENV = {
     "CheckpointsTableName": "CHECKPOINTS_TABLE",
     "SigningKeyArn": "SIGNING_KEY_ARN",
     "AnchorBucketName": "ANCHOR_BUCKET",
+    "EraseAccountStateMachineArn": "ERASURE_STATE_MACHINE_ARN",
+    "AuditEventBusName": "AUDIT_EVENT_BUS",
+    "MailerKeyArn": "MAILER_KEY_ARN",
 }
 
 
@@ -99,6 +105,19 @@ def _parser() -> argparse.ArgumentParser:
     list_keys = key.add_parser("list", help="list a user's API keys (never their secrets)")
     list_keys.add_argument("--user", type=int, required=True)
 
+    _operator_commands(groups)
+    _offline_commands(groups)
+    return parser
+
+
+def _operator_commands(groups: Any) -> None:
+    account = groups.add_parser("account").add_subparsers(dest="action", required=True)
+    erase = account.add_parser(
+        "erase", help="erase a user's account (GDPR), or finish an erasure that failed halfway; waits for it"
+    )
+    erase.add_argument("--user", type=int, required=True)
+    erase.add_argument("--wait", type=float, default=25.0, help="seconds to wait for the workflow (default 25)")
+
     seal = groups.add_parser("seal").add_subparsers(dest="action", required=True)
     backfill = seal.add_parser(
         "backfill", help="seal an owner's records that no checkpoint covers (written before the sealer ran)"
@@ -109,20 +128,18 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--from", dest="time_from", help="ISO 8601; default: everything stored")
     check.add_argument("--to", dest="time_to", help="ISO 8601")
 
+
+def _offline_commands(groups: Any) -> None:
     for name, what in (("bundle", "an audit-log export bundle"), ("proof", "an inclusion proof")):
         offline = groups.add_parser(name).add_subparsers(dest="action", required=True)
         check = offline.add_parser("verify", help=f"verify {what} offline, without AWS access")
         check.add_argument("file", help=f"{what} (JSON), as returned by the API")
-        check.add_argument(
-            "--public-key",
-            help="the signing key's public key, DER or PEM (default: the one in the file; pin it in real audits)",
-        )
-    return parser
+        pin = check.add_mutually_exclusive_group(required=True)
+        pin.add_argument("--public-key", help="the signing key's public key, DER or PEM (aws kms get-public-key)")
+        pin.add_argument("--fingerprint", help="SHA256:<hex> of the signing key you trust (the verify route shows it)")
 
 
-def _public_key(path: str | None) -> bytes | None:
-    if path is None:
-        return None
+def _public_key(path: str) -> bytes:
     raw = Path(path).read_bytes()
     if raw.lstrip().startswith(b"-----BEGIN"):
         from cryptography.hazmat.primitives.serialization import (
@@ -135,14 +152,16 @@ def _public_key(path: str | None) -> bytes | None:
     return raw
 
 
-def _offline(group: str, path: str, public_key: str | None) -> dict[str, Any]:
-    from audit_service.integrity.bundle import verify_bundle, verify_proof
+def _offline(args: argparse.Namespace) -> dict[str, Any]:
+    from audit_service.integrity.bundle import key_fingerprint, pinned_key, verify_bundle, verify_proof
 
-    document = json.loads(Path(path).read_text())
-    if group == "proof":
-        return verify_proof(document, public_key=_public_key(public_key))
-    report = verify_bundle(document, public_key=_public_key(public_key))
-    return {"owner": report.owner, **report.as_dict()}
+    document = json.loads(Path(args.file).read_text())
+    key = _public_key(args.public_key) if args.public_key else pinned_key(document, args.fingerprint)
+    pinned = {"key_fingerprint": key_fingerprint(key)}
+    if args.group == "proof":
+        return {**pinned, **verify_proof(document, public_key=key)}
+    report = verify_bundle(document, public_key=key)
+    return {"owner": report.owner, **pinned, **report.as_dict()}
 
 
 def _use_stack(stack_name: str) -> None:
@@ -168,11 +187,13 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
     """Run one command; returns what ``main`` prints."""
     args = _parser().parse_args(argv)
     if args.group in ("bundle", "proof"):
-        return _offline(args.group, args.file, args.public_key)
+        return _offline(args)
     if args.stack:
         _use_stack(args.stack)
     elif args.local:
         _use_local(args.local)
+    if command_of(args) == ("account", "erase"):
+        return _erase(args.user, args.wait)
     if command_of(args) == ("seal", "backfill"):
         return _backfill(_owner(args.owner))
     if command_of(args) == ("seal", "verify"):
@@ -192,6 +213,22 @@ def _owner(value: str) -> str:
 
 def command_of(args: argparse.Namespace) -> tuple[str, str]:
     return str(args.group), str(args.action)
+
+
+def _erase(user_id: int, wait: float) -> dict[str, Any]:
+    import secrets
+
+    from audit_service.config import get_settings
+
+    arn = get_settings().erasure_state_machine_arn
+    if not arn:
+        raise ValueError("the erasure workflow is unknown: use --stack NAME or --local")
+    erasure_id = secrets.token_hex(12)
+    workflows = container.workflows()
+    execution = workflows.wait(
+        workflows.start(arn, erasure_id, {"user_id": user_id, "erasure_id": erasure_id}), seconds=wait
+    )
+    return {"user_id": user_id, "erasure_id": erasure_id, **execution.body()}
 
 
 def _backfill(owner: str) -> dict[str, Any]:

@@ -18,7 +18,15 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from audit_service import container
-from audit_service.domain.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unauthenticated
+from audit_service.domain.errors import (
+    Conflict,
+    DomainError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+    Unavailable,
+)
 from audit_service.domain.models import Principal, RequestMetadata
 from audit_service.domain.permissions import Permission, Role
 from audit_service.observability import logger
@@ -30,6 +38,7 @@ _STATUS: dict[type[DomainError], HTTPStatus] = {
     Forbidden: HTTPStatus.FORBIDDEN,
     NotFound: HTTPStatus.NOT_FOUND,
     Conflict: HTTPStatus.CONFLICT,
+    Unavailable: HTTPStatus.SERVICE_UNAVAILABLE,
 }
 
 FORBIDDEN_MESSAGE = "You do not have the permission this request needs."

@@ -10,11 +10,27 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
+import secrets
 from typing import Any
 
 
 def api_key_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def one_time_secret() -> str:
+    """A secret a person receives in a message (an invitation, an email confirmation): 256 random bits."""
+    return secrets.token_urlsafe(32)
+
+
+def secret_hash(secret: str) -> str:
+    """What is stored of a one-time secret. Like API keys, 256 random bits need no slow or keyed hash."""
+    return hashlib.sha256(b"one-time\x00" + secret.encode()).hexdigest()
+
+
+def secret_matches(secret: str, stored_hash: str) -> bool:
+    return hmac.compare_digest(secret_hash(secret), stored_hash)
 
 
 def normalise_email(email: str) -> str:

@@ -23,6 +23,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from audit_service.dal.dynamo import cancellation_reasons, error_code, from_item, key, to_item
+from audit_service.dal.users import ACTIVE_ACCOUNT
 from audit_service.domain.errors import Conflict, NotFound
 from audit_service.domain.models import (
     ApiKey,
@@ -198,7 +199,11 @@ class AccountsRepository:
 
     # API keys ------------------------------------------------------------
     def put_api_key(self, api_key: ApiKey, *, extra: list[dict[str, Any]] | None = None) -> None:
-        """Store a new key (its hash only), with ``extra`` entries (an audit record) in the same transaction."""
+        """Store a new key (its hash only), with ``extra`` entries (an audit record) in the same transaction.
+
+        A mirror item in the user's partition (``APIKEY#<key id>``) is written with it, so that erasure
+        finds every key with a consistent read, and the account must not be being erased.
+        """
         item = to_item(
             {
                 "pk": api_key.key_hash,
@@ -216,16 +221,24 @@ class AccountsRepository:
                         "ConditionCheck": {
                             "TableName": self._users,
                             "Key": key(str(api_key.user_id), "PROFILE"),
-                            "ConditionExpression": _EXISTS,
+                            "ConditionExpression": ACTIVE_ACCOUNT,
                         }
                     },
                     {"Put": {"TableName": self._api_keys, "Item": item, "ConditionExpression": _NOT_EXISTS}},
+                    {
+                        "Put": {
+                            "TableName": self._users,
+                            "Item": to_item(
+                                {"pk": str(api_key.user_id), "sk": f"APIKEY#{api_key.key_id}", "key": api_key.key_hash}
+                            ),
+                        }
+                    },
                     *(extra or []),
                 ]
             )
         except ClientError as error:
             if cancellation_reasons(error)[:1] == ["ConditionalCheckFailed"]:
-                raise NotFound(f"user {api_key.user_id} does not exist") from error
+                raise NotFound(f"user {api_key.user_id} does not exist or is being erased") from error
             raise
 
     def get_api_key(self, key_hash: str) -> ApiKey | None:
@@ -272,13 +285,36 @@ class AccountsRepository:
         return int(response.get("Item", {}).get("owners", {}).get("N", "0"))
 
     def list_api_keys(self, user_id: int) -> list[ApiKey]:
-        response = self._db.query(
-            TableName=self._api_keys,
-            IndexName="by_user",
-            KeyConditionExpression="user_id = :user",
-            ExpressionAttributeValues={":user": {"S": str(user_id)}},
-        )
-        return [_api_key(from_item(item)) for item in response["Items"]]
+        """A user's keys through the ``by_user`` index (every page; eventually consistent)."""
+        keys: list[ApiKey] = []
+        arguments: dict[str, Any] = {
+            "TableName": self._api_keys,
+            "IndexName": "by_user",
+            "KeyConditionExpression": "user_id = :user",
+            "ExpressionAttributeValues": {":user": {"S": str(user_id)}},
+        }
+        while True:
+            response = self._db.query(**arguments)
+            keys += [_api_key(from_item(item)) for item in response["Items"]]
+            if "LastEvaluatedKey" not in response:
+                return keys
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def api_key_hashes(self, user_id: int) -> set[str]:
+        """Every key hash of a user: the mirrors (a consistent read of the user's partition) and the index."""
+        hashes = {api_key.key_hash for api_key in self.list_api_keys(user_id)}
+        arguments: dict[str, Any] = {
+            "TableName": self._users,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
+            "ExpressionAttributeValues": {":pk": {"S": str(user_id)}, ":prefix": {"S": "APIKEY#"}},
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self._db.query(**arguments)
+            hashes |= {item["key"]["S"] for item in response["Items"]}
+            if "LastEvaluatedKey" not in response:
+                return hashes
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     # helpers -------------------------------------------------------------
     def _put_new(self, table: str, item: dict[str, Any], *, what: str) -> None:

@@ -2,7 +2,9 @@
 
 The invitee's email is sealed for the tenant; its blind-index hash is a plain
 attribute (``invitee_key``) behind the sparse ``by_invitee`` index, which finds
-the invitations addressed to an email without decrypting anything.
+the invitations addressed to an email without decrypting anything. Of the
+secret that only the invitation's message carries, only a hash is stored
+(``secret_hash``); sending the message again replaces it.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ class InvitationItem:
     invited_by: int
     version: int
     sealed: bytes
+    secret_hash: str
 
     @property
     def sk(self) -> str:
@@ -51,6 +54,8 @@ def _invitation(values: dict[str, Any]) -> InvitationItem:
         invited_by=int(values["invited_by"]),
         version=int(values["version"]),
         sealed=bytes(values["pii"]),
+        # An invitation stored without a secret can never be accepted.
+        secret_hash=values.get("secret_hash", ""),
     )
 
 
@@ -73,6 +78,7 @@ class InvitationsRepository:
                 "invited_by": str(invitation.invited_by),
                 "version": invitation.version,
                 "pii": invitation.sealed,
+                "secret_hash": invitation.secret_hash,
             }
         )
         self._db.transact_write_items(
@@ -110,14 +116,21 @@ class InvitationsRepository:
             arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def addressed_to(self, invitee_key: str) -> list[InvitationItem]:
-        """Every invitation addressed to an email hash, across tenants (eventually consistent index)."""
-        response = self._db.query(
-            TableName=self._tenants,
-            IndexName="by_invitee",
-            KeyConditionExpression="invitee_key = :k",
-            ExpressionAttributeValues={":k": {"S": invitee_key}},
-        )
-        return [_invitation(from_item(item)) for item in response["Items"]]
+        """Every invitation addressed to an email hash, across tenants and in any status (eventually
+        consistent index; every page)."""
+        found: list[InvitationItem] = []
+        arguments: dict[str, Any] = {
+            "TableName": self._tenants,
+            "IndexName": "by_invitee",
+            "KeyConditionExpression": "invitee_key = :k",
+            "ExpressionAttributeValues": {":k": {"S": invitee_key}},
+        }
+        while True:
+            response = self._db.query(**arguments)
+            found += [_invitation(from_item(item)) for item in response["Items"]]
+            if "LastEvaluatedKey" not in response:
+                return found
+            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def delete(self, invitation: InvitationItem) -> None:
         """Remove an invitation and the email it carries (account erasure); idempotent."""
@@ -143,8 +156,35 @@ class InvitationsRepository:
         }
 
     def revoke(self, invitation: InvitationItem, *, now: datetime, audit_record: dict[str, Any]) -> None:
+        self._change(self.settle(invitation, REVOKED, now=now), audit_record)
+
+    def replace_secret(
+        self, invitation: InvitationItem, secret_hash: str, *, now: datetime, audit_record: dict[str, Any]
+    ) -> None:
+        """A new secret for a pending, unexpired invitation (its message is sent again); the old one stops working."""
+        self._change(
+            {
+                "Update": {
+                    "TableName": self._tenants,
+                    "Key": key(str(invitation.tenant_id), invitation.sk),
+                    "UpdateExpression": "SET secret_hash = :hash, version = version + :one",
+                    "ConditionExpression": "version = :version AND #status = :pending AND expires_epoch > :now",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": {
+                        ":hash": {"S": secret_hash},
+                        ":one": {"N": "1"},
+                        ":version": {"N": str(invitation.version)},
+                        ":pending": {"S": PENDING},
+                        ":now": {"N": str(int(now.timestamp()))},
+                    },
+                }
+            },
+            audit_record,
+        )
+
+    def _change(self, update: dict[str, Any], audit_record: dict[str, Any]) -> None:
         try:
-            self._db.transact_write_items(TransactItems=[self.settle(invitation, REVOKED, now=now), audit_record])
+            self._db.transact_write_items(TransactItems=[update, audit_record])
         except ClientError as error:
             if "ConditionalCheckFailed" in cancellation_reasons(error)[:1]:
                 raise Conflict("the invitation changed meanwhile; read it again") from error

@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from audit_service.dal.dynamo import cancellation_reasons, from_item, key, to_item
+from audit_service.dal.users import ACTIVE_ACCOUNT
 from audit_service.domain.errors import Conflict, NotFound
 from audit_service.domain.models import Membership, iso_utc
 from audit_service.domain.permissions import Role
@@ -125,7 +126,7 @@ class MembersRepository:
                         "ConditionCheck": {
                             "TableName": self._users,
                             "Key": key(user, "PROFILE"),
-                            "ConditionExpression": _EXISTS,
+                            "ConditionExpression": ACTIVE_ACCOUNT,
                         }
                     },
                     {"Put": {"TableName": self._tenants, "Item": member, "ConditionExpression": _NOT_EXISTS}},
@@ -138,7 +139,7 @@ class MembersRepository:
             if reasons[:1] == ["ConditionalCheckFailed"]:
                 raise NotFound(f"tenant {tenant} does not exist") from error
             if reasons[1:2] == ["ConditionalCheckFailed"]:
-                raise NotFound(f"user {user} does not exist") from error
+                raise NotFound(f"user {user} does not exist or is being erased") from error
             if reasons[2:3] == ["ConditionalCheckFailed"]:
                 raise Conflict(f"user {user} is already a member of tenant {tenant}") from error
             if "ConditionalCheckFailed" in reasons[4:]:

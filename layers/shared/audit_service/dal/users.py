@@ -15,8 +15,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from audit_service.dal.dynamo import cancellation_reasons, from_item, key, to_item
+from audit_service.dal.dynamo import cancellation_reasons, error_code, from_item, key, to_item
 from audit_service.domain.errors import Conflict, DomainError
+
+# An account can change only while it exists and no erasure has begun.
+ACTIVE_ACCOUNT = "attribute_exists(pk) AND attribute_not_exists(erasing)"
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,35 @@ class UsersRepository:
             entry["ConditionExpression"] += " AND (attribute_not_exists(version) OR version = :version)"
             entry["ExpressionAttributeValues"] = {":version": {"N": str(version)}}
         return {"Delete": entry}
+
+    def active_account_check(self, user_id: int) -> dict[str, Any]:
+        """Holds a change to an account that exists and is not being erased (erasure blocks it first)."""
+        return {
+            "ConditionCheck": {
+                "TableName": self._users,
+                "Key": key(str(user_id), "PROFILE"),
+                "ConditionExpression": ACTIVE_ACCOUNT,
+            }
+        }
+
+    def block(self, user_id: int, *, at: str) -> bool:
+        """Mark the account as being erased: no key, identity, session or membership can be added from now on.
+
+        Bumps the profile's version, so a change that read it before fails. False when there is no profile.
+        """
+        try:
+            self._db.update_item(
+                TableName=self._users,
+                Key=key(str(user_id), "PROFILE"),
+                UpdateExpression="SET erasing = if_not_exists(erasing, :at), version = version + :one",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues={":at": {"S": at}, ":one": {"N": "1"}},
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
 
     def lookup_entry(self, lookup_pk: str, sk: str, user_id: int) -> dict[str, Any]:
         """A blind-index item that may exist only once (an email, a provider account)."""

@@ -31,3 +31,9 @@ class Unauthenticated(DomainError):
 
 class Forbidden(DomainError):
     code = "forbidden"
+
+
+class Unavailable(DomainError):
+    """A dependency did not answer in time; the request can be repeated."""
+
+    code = "unavailable"

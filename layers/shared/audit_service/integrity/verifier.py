@@ -11,7 +11,11 @@ can tell apart:
   matches its signed root), ``broken_chain`` (a checkpoint that does not link
   to its predecessor, a sequence gap, or a checkpoint removed before expiry),
   ``truncated`` (the table ends before the newest checkpoint anchored in the
-  Object Lock bucket) and ``modified_checkpoint`` (differs from its anchor).
+  Object Lock bucket) and ``modified_checkpoint`` (differs from its anchor);
+- ``unanchored``: no anchored checkpoint to compare the newest end of the log
+  with, so a log cut short after its last checkpoint cannot be told from a
+  complete one. Never "verified": an export without its anchor may be a
+  truncated one.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ class Problem(StrEnum):
     BROKEN_CHAIN = "broken_chain"
     TRUNCATED = "truncated"
     MODIFIED_CHECKPOINT = "modified_checkpoint"
+    UNANCHORED = "unanchored"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +100,8 @@ class Evidence:
     time_from: str = EARLIEST
     time_to: str = LATEST
     chain_from: int = 1  # the first checkpoint number looked at: 1, or where a period's segment starts
+    # Offline, an anchor must come with the evidence; online, only once something was sealed.
+    anchor_required: bool = False
 
     def in_period(self, ts: str) -> bool:
         return self.time_from <= ts <= self.time_to
@@ -119,6 +126,7 @@ class Report:
     checkpoints_expired: int = 0
     newest_checkpoint: int | None = None
     anchored_checkpoint: int | None = None
+    anchored_sealed_at: str | None = None
     records_checked: int = 0
     records_expired: int = 0
     records_unsealed: int = 0
@@ -143,6 +151,8 @@ class Report:
                 "expired": self.checkpoints_expired,
                 "newest": self.newest_checkpoint,
                 "anchored": self.anchored_checkpoint,
+                # completeness is proven up to this checkpoint: how fresh it is, is for the reader to judge
+                "anchored_sealed_at": self.anchored_sealed_at,
             },
             "records": {
                 "checked": self.records_checked,
@@ -207,8 +217,14 @@ def _check_chain(evidence: Evidence, report: Report) -> dict[int, Checkpoint]:
 def _check_anchor(evidence: Evidence, chain: Mapping[int, Checkpoint], report: Report) -> None:
     anchor = evidence.anchor
     if anchor is None:
+        if evidence.anchor_required or chain:
+            report.add(
+                Problem.UNANCHORED,
+                "no anchored checkpoint: a log cut short after its last checkpoint cannot be ruled out",
+            )
         return
     report.anchored_checkpoint = anchor.number
+    report.anchored_sealed_at = anchor.sealed_at
     if not anchor.signature_valid(evidence.public_key) or anchor.owner != evidence.owner:
         report.add(
             Problem.BAD_SIGNATURE, "the anchored checkpoint's signature does not verify", checkpoint=anchor.number

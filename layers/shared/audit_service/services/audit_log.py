@@ -80,15 +80,19 @@ class AuditLog:
         self._tenants = tenants
 
     # ------------------------------------------------------------------ writing
-    def build(self, event: AuditEvent, retention_days: int) -> StoredRecord:
-        """The stored form of ``event``: for the plain put below, or a caller's transaction."""
+    def build(self, event: AuditEvent, retention_days: int, *, in_activity: bool = True) -> StoredRecord:
+        """The stored form of ``event``: for the plain put below, or a caller's transaction.
+
+        ``in_activity`` False leaves the record out of the author's activity (the ``by_author`` index):
+        the tenants' copies of a user-level change, whose full record is the platform partition's.
+        """
         pk, sk = partition(event.tenant_id, KIND), event.event_id
         ts_key = f"{iso_utc(event.occurred_at)}#{sk}"
         attributes: dict[str, Any] = {
             "type": event.type,
             "tenant_id": str(event.tenant_id) if event.tenant_id is not None else None,
             "author_id": str(event.author.id),
-            "author_key": str(event.author.id),
+            "author_key": str(event.author.id) if in_activity else None,
             "request_id": event.request_id,
             "expires_at": int((event.occurred_at + timedelta(days=retention_days)).timestamp()),
         }

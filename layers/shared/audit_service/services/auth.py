@@ -37,10 +37,11 @@ class PermissionDenied(Exception):
 class Authenticator:
     """Turns an ``ld-api-key`` into a Principal.
 
-    Successful results are cached per key hash for ``cache_ttl_seconds`` (the
-    authorizer's result cache, see docs/architecture.md); failures are not
-    cached, so a key created a moment ago works at once. A revoked key stops
-    working within the cache TTL.
+    The key itself is read on every request (one consistent ``GetItem``), so a
+    revoked key, or any key of an account being erased (erasure deletes them
+    first), stops working at once. Only the caller's roles are cached, per key
+    hash, for ``cache_ttl_seconds`` (docs/architecture.md): a role change
+    reaches a warm authorizer within that time. Failures are not cached.
     """
 
     def __init__(
@@ -63,16 +64,17 @@ class Authenticator:
         if not KEY_PATTERN.match(raw_key):
             raise AuthenticationFailed(AuthFailureReason.MALFORMED)
         digest = api_key_hash(raw_key)
-        now = self._clock()
-        cached = self._cache.get(digest)
-        if cached is not None and cached[0] > now:
-            return cached[1]
         api_key = self._accounts.get_api_key(digest)
         if api_key is None:
+            self._cache.pop(digest, None)
             raise AuthenticationFailed(AuthFailureReason.UNKNOWN)
         if api_key.status is not ApiKeyStatus.ACTIVE:
             self._cache.pop(digest, None)
             raise AuthenticationFailed(AuthFailureReason.REVOKED)
+        now = self._clock()
+        cached = self._cache.get(digest)
+        if cached is not None and cached[0] > now:
+            return cached[1]
         principal = Principal(
             user_id=api_key.user_id, key_id=api_key.key_id, roles=self._accounts.roles_of(api_key.user_id)
         )

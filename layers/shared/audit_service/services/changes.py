@@ -41,10 +41,12 @@ class ChangeRecorder:
         request: RequestMetadata | None,
         previous: dict[str, Any] | None,
         current: dict[str, Any] | None,
+        in_activity: bool = True,
     ) -> tuple[AuditEvent, dict[str, Any]]:
         """The audit record of a change, as an entry of the caller's TransactWriteItems.
 
-        ``tenant_id`` None: a user-level change, kept in the platform partition.
+        ``tenant_id`` None: a user-level change, kept in the platform partition. ``in_activity`` False:
+        not shown in the author's activity (a tenant's copy of a user-level change).
         """
         event, record = self._build(
             tenant_id=tenant_id,
@@ -54,6 +56,7 @@ class ChangeRecorder:
             previous=previous,
             current=current,
             event_id=new_record_id(),
+            in_activity=in_activity,
         )
         return event, self._records.put_request(record)
 
@@ -84,6 +87,7 @@ class ChangeRecorder:
         previous: dict[str, Any] | None,
         current: dict[str, Any] | None,
         event_id: str,
+        in_activity: bool = True,
     ) -> tuple[AuditEvent, StoredRecord]:
         if tenant_id is None:
             days = self._platform_days
@@ -104,4 +108,4 @@ class ChangeRecorder:
             user_agent=request.user_agent if request else None,
             occurred_at=utc_now(),
         )
-        return event, self._audit_log.build(event, days)
+        return event, self._audit_log.build(event, days, in_activity=in_activity)

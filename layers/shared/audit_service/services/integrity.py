@@ -24,7 +24,7 @@ from audit_service.domain.audit import MAX_CLOCK_SKEW
 from audit_service.domain.errors import Conflict, InvalidInput, NotFound
 from audit_service.domain.models import iso_utc, utc_now
 from audit_service.integrity import merkle
-from audit_service.integrity.bundle import BUNDLE_FORMAT
+from audit_service.integrity.bundle import BUNDLE_FORMAT, key_fingerprint
 from audit_service.integrity.checkpoints import Checkpoint
 from audit_service.integrity.records import (
     Entry,
@@ -139,6 +139,10 @@ class Integrity:
         self._signer = signer
         self._authentic = authenticity(envelope, key_faults_raise=False)
 
+    def key_fingerprint(self) -> str:
+        """The signing key's fingerprint, for auditors to pin (``ld-audit-admin bundle verify --fingerprint``)."""
+        return key_fingerprint(self._signer.public_key())
+
     def verify(self, owner: int | str, period: TimeRange, *, now: datetime | None = None) -> Report:
         """Verify a tenant's log (or the platform partition's, ``owner="platform"``) over ``period``."""
         return verify(self.evidence(owner, period, now=now), self._authentic)
@@ -162,6 +166,7 @@ class Integrity:
             "exported_at": iso_utc(moment),
             "key_id": self._signer.key_id,
             "public_key": base64.b64encode(evidence.public_key).decode(),
+            "key_fingerprint": key_fingerprint(evidence.public_key),
             "chain_from": evidence.chain_from,
             "checkpoints": [checkpoint.as_dict() for checkpoint in evidence.checkpoints],
             "blocks": {str(n): [entry.as_list() for entry in entries] for n, entries in evidence.blocks.items()},
@@ -210,6 +215,7 @@ class Integrity:
                 "path": [node.hex() for node in merkle.inclusion_path(leaves, index)],
             },
             "public_key": base64.b64encode(self._signer.public_key()).decode(),
+            "key_fingerprint": self.key_fingerprint(),
         }
 
     def unsealed(self, owner: int | str) -> list[Item]:

@@ -1,13 +1,23 @@
-"""Invitations: a tenant invites an email to a role; the person with that email accepts."""
+"""Invitations: a tenant invites an email to a role; the person with that email accepts.
+
+Accepting needs three things: being signed in, the invitation being addressed
+to the caller's (confirmed) email, and the secret that only the invitation's
+message carries. The message goes out through the platform's mailer
+(``services/notifications.py``); only the secret's hash is stored, the secret
+works once, and it dies with the invitation. An invitation id alone grants
+nothing, and every refusal looks like a missing invitation.
+"""
 
 from __future__ import annotations
 
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
+from audit_service.crypto.hashing import one_time_secret, secret_hash, secret_matches
 from audit_service.dal.accounts import AccountsRepository
 from audit_service.dal.dynamo import cancellation_reasons
 from audit_service.dal.invitations import (
@@ -25,10 +35,12 @@ from audit_service.domain.permissions import Role
 from audit_service.services.accounts import profile_binding, user_context
 from audit_service.services.changes import ChangeRecorder
 from audit_service.services.members import Members
+from audit_service.services.notifications import NotificationType
 
 if TYPE_CHECKING:
     from audit_service.crypto.envelope import Envelope
     from audit_service.crypto.hashing import BlindIndex
+    from audit_service.services.notifications import Notifier
 
 
 class InvitationExpired(Conflict):
@@ -54,7 +66,9 @@ class Invitations:
         members: Members,
         members_repository: MembersRepository,
         accounts: AccountsRepository,
+        notifier: Callable[[], Notifier],
     ) -> None:
+        self._notifier = notifier
         self._repo = repository
         self._envelope = envelope
         self._blind_index = blind_index
@@ -68,6 +82,7 @@ class Invitations:
     ) -> dict[str, Any]:
         now = utc_now()
         invitation_id = secrets.token_hex(12)
+        secret = one_time_secret()
         invitation = InvitationItem(
             tenant_id=tenant_id,
             invitation_id=invitation_id,
@@ -81,12 +96,14 @@ class Invitations:
             sealed=self._envelope.seal(
                 {"email": email}, context={"tenant_id": str(tenant_id)}, bind=_binding(tenant_id, invitation_id)
             ),
+            secret_hash=secret_hash(secret),
         )
         view = self._view(invitation, email=email)
+        author = self._members.author(tenant_id, actor_id)
         _event, audit = self._changes.put(
             tenant_id=tenant_id,
             event_type="invitation_created",
-            author=self._members.author(tenant_id, actor_id),
+            author=author,
             request=request,
             previous=None,
             current={
@@ -97,7 +114,50 @@ class Invitations:
             },
         )
         self._repo.create(invitation, audit_record=audit)
+        self._send(invitation, email=email, secret=secret, inviter=author)
         return view
+
+    def resend(self, tenant_id: int, invitation_id: str, *, actor_id: int, request: RequestMetadata) -> dict[str, Any]:
+        """Send the invitation's message again with a new secret (the previous one stops working)."""
+        invitation = self._existing(tenant_id, invitation_id)
+        self._check_pending(invitation)
+        secret = one_time_secret()
+        author = self._members.author(tenant_id, actor_id)
+        _event, audit = self._changes.put(
+            tenant_id=tenant_id,
+            event_type="invitation_resent",
+            author=author,
+            request=request,
+            previous={"invitation_id": invitation_id, "version": invitation.version},
+            current={"invitation_id": invitation_id, "version": invitation.version + 1},
+        )
+        self._repo.replace_secret(invitation, secret_hash(secret), now=utc_now(), audit_record=audit)
+        view = self._view(invitation)
+        self._send(invitation, email=view["email"], secret=secret, inviter=author)
+        return view
+
+    def _send(self, invitation: InvitationItem, *, email: str, secret: str, inviter: Ref) -> None:
+        expires_at = iso_utc(invitation.expires_at)
+        self._notifier().send(
+            NotificationType.INVITATION_CREATED,
+            reference=invitation.invitation_id,
+            detail={
+                "tenant_id": invitation.tenant_id,
+                "invitation_id": invitation.invitation_id,
+                "role": invitation.role.value,
+                "expires_at": expires_at,
+            },
+            sealed={
+                "to": email,
+                "secret": secret,
+                "invited_by": inviter.name,
+                "accept": {
+                    "method": "POST",
+                    "path": f"/tenants/{invitation.tenant_id}/invitations/{invitation.invitation_id}/accept",
+                    "body": {"secret": secret},
+                },
+            },
+        )
 
     def list_invitations(self, tenant_id: int) -> list[dict[str, Any]]:
         items = sorted(self._repo.list_invitations(tenant_id), key=lambda item: item.created_at, reverse=True)
@@ -126,12 +186,19 @@ class Invitations:
         )
         self._repo.revoke(invitation, now=utc_now(), audit_record=audit)
 
-    def accept(self, tenant_id: int, invitation_id: str, *, user_id: int, request: RequestMetadata) -> dict[str, Any]:
+    def accept(
+        self, tenant_id: int, invitation_id: str, *, secret: str, user_id: int, request: RequestMetadata
+    ) -> dict[str, Any]:
         """The invitee joins the tenant: membership, invitation status and audit records in one transaction."""
         invitation = self._repo.get(tenant_id, invitation_id)
         profile = self._accounts.get_user_item(user_id)
-        # Someone else's invitation gets the same answer as a missing one.
-        if invitation is None or profile is None or profile["email_hash"] != invitation.invitee_key:
+        # Someone else's invitation, or the right one without its secret, gets the answer a missing one gets.
+        if (
+            invitation is None
+            or profile is None
+            or profile["email_hash"] != invitation.invitee_key
+            or not secret_matches(secret, invitation.secret_hash)
+        ):
             raise NotFound(f"no invitation {invitation_id} addressed to you in tenant {tenant_id}")
         self._check_pending(invitation)
         user = self._profile(user_id, profile)

@@ -7,8 +7,9 @@ from typing import TYPE_CHECKING, Any
 from audit_service.dal.members import MemberItem, MembersRepository, not_a_member
 from audit_service.domain.audit import Ref
 from audit_service.domain.errors import InvalidInput
-from audit_service.domain.models import RequestMetadata, iso_utc
-from audit_service.domain.permissions import Role
+from audit_service.domain.models import Principal, RequestMetadata, iso_utc
+from audit_service.domain.permissions import Permission, Role
+from audit_service.services.auth import require
 from audit_service.services.changes import ChangeRecorder
 
 if TYPE_CHECKING:
@@ -39,9 +40,13 @@ class Members:
         return [self._view(member) for member in sorted(self._repo.list_members(tenant_id), key=lambda m: m.user_id)]
 
     def change_role(
-        self, tenant_id: int, user_id: int, role: Role, *, actor_id: int, request: RequestMetadata
+        self, tenant_id: int, user_id: int, role: Role, *, principal: Principal, request: RequestMetadata
     ) -> dict[str, Any]:
-        member, actor = self._member_and_actor(tenant_id, user_id, actor_id)
+        """Making or unmaking an owner is the owners' call (``tenant:manage``), decided on the same read of the
+        member whose version guards the write: a promotion in between makes the write fail, not slip through."""
+        member, actor = self._member_and_actor(tenant_id, user_id, principal.user_id)
+        if role is Role.OWNER or member.role is Role.OWNER:
+            require(principal, Permission.TENANT_MANAGE, tenant_id=tenant_id)
         if member.role is role:
             raise InvalidInput(f"user {user_id} already has the role {role.value}")
         _event, audit = self._changes.put(
@@ -55,8 +60,11 @@ class Members:
         self._repo.change_role(member, role, audit_record=audit)
         return {**self._view(member), "role": role.value}
 
-    def remove(self, tenant_id: int, user_id: int, *, actor_id: int, request: RequestMetadata) -> None:
-        member, actor = self._member_and_actor(tenant_id, user_id, actor_id)
+    def remove(self, tenant_id: int, user_id: int, *, principal: Principal, request: RequestMetadata) -> None:
+        """Removing an owner needs ``tenant:manage``, decided on the read whose version guards the delete."""
+        member, actor = self._member_and_actor(tenant_id, user_id, principal.user_id)
+        if member.role is Role.OWNER:
+            require(principal, Permission.TENANT_MANAGE, tenant_id=tenant_id)
         _event, audit = self._changes.put(
             tenant_id=tenant_id,
             event_type="member_removed",
@@ -71,12 +79,6 @@ class Members:
         """The actor as an audit record names them, from their member item in the tenant."""
         actor = self._repo.get_many(tenant_id, {actor_id}).get(actor_id)
         return Ref(id=actor_id, name=self._open(actor)["name"] if actor is not None else f"user {actor_id}")
-
-    def role_of(self, tenant_id: int, user_id: int) -> Role:
-        member = self._repo.get_many(tenant_id, {user_id}).get(user_id)
-        if member is None:
-            raise not_a_member(tenant_id, user_id)
-        return member.role
 
     def _member_and_actor(self, tenant_id: int, user_id: int, actor_id: int) -> tuple[MemberItem, Ref]:
         found = self._repo.get_many(tenant_id, {user_id, actor_id})

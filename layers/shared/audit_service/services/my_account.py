@@ -1,18 +1,29 @@
 """The caller's own account: profile, settings, identity-provider links, API keys, sessions.
 
-These are user-level changes: each is one transaction with its audit records,
-one in every tenant the user belongs to (or in the platform partition for a user
-with no tenant), all shown in the user's activity. A profile change also refreshes the member copies of the name and
-email in every tenant the user belongs to, in the same transaction.
+These are user-level changes. Each is one transaction with its audit records:
+the full record in the platform partition (the one the user's activity shows,
+and the one the operator reads in an incident), and a copy in every tenant the
+user belongs to that keeps only what a tenant needs to know (no email
+addresses, provider account ids, IP addresses, User-Agents or setting values:
+docs/data-model.md, "What user-level records keep"). A profile change also
+refreshes the member copies of the name and email in every tenant the user
+belongs to, in the same transaction.
+
+Nothing is taken on the caller's word that could let them claim what is not
+theirs: a new email takes effect only when confirmed with the secret sent to
+that address, and a provider account is linked only with the secret the
+platform's identity service hands out after the provider confirmed it. Neither
+request tells the caller whether the address or the account exists elsewhere.
 """
 
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from audit_service.crypto.hashing import api_key_hash
+from audit_service.crypto.hashing import api_key_hash, normalise_email, one_time_secret, secret_hash, secret_matches
 from audit_service.dal.accounts import AccountsRepository
 from audit_service.dal.users import UserItem, UsersRepository
 from audit_service.domain.audit import Ref
@@ -24,12 +35,47 @@ from audit_service.services.accounts import profile_binding, user_context
 from audit_service.services.auth import generate_api_key_secret
 from audit_service.services.changes import ChangeRecorder
 from audit_service.services.members import Members
+from audit_service.services.notifications import NotificationType
 
 if TYPE_CHECKING:
     from audit_service.crypto.envelope import Envelope
     from audit_service.crypto.hashing import BlindIndex
+    from audit_service.services.notifications import Notifier
 
 DEFAULT_SETTINGS: dict[str, Any] = {"locale": "en", "timezone": "UTC", "email_notifications": True}
+EMAIL_CHANGE = "EMAIL_CHANGE"
+EMAIL_CHANGE_LIFETIME = timedelta(hours=1)
+IDENTITY_LINK_LIFETIME = timedelta(minutes=30)
+Values = dict[str, Any] | None
+
+
+class InvalidSecret(InvalidInput):
+    code = "invalid_secret"
+
+
+def _without(values: Values, *names: str) -> Values:
+    return None if values is None else {k: v for k, v in values.items() if k not in names}
+
+
+def _changed_names(previous: Values, current: Values) -> Values:
+    before, after = previous or {}, current or {}
+    return {"changed": sorted(name for name in {*before, *after} if before.get(name) != after.get(name))}
+
+
+# What a tenant's copy of a user-level record keeps (the platform partition's copy keeps everything):
+# the tenant learns that its member changed something, not the member's private values.
+TENANT_COPY: dict[str, Callable[[Values, Values], tuple[Values, Values]]] = {
+    "user_updated": lambda p, c: (
+        _without(p, "email"),
+        {**(_without(c, "email") or {}), "email_changed": (p or {}).get("email") != (c or {}).get("email")},
+    ),
+    "user_email_change_requested": lambda p, c: (p, c),
+    "identity_link_requested": lambda p, c: (p, c),
+    "identity_linked": lambda p, c: (_without(p, "external_id"), _without(c, "external_id")),
+    "identity_unlinked": lambda p, c: (_without(p, "external_id"), _without(c, "external_id")),
+    "session_started": lambda p, c: (_without(p, "source_ip", "user_agent"), _without(c, "source_ip", "user_agent")),
+    "settings_updated": lambda p, c: (None, _changed_names(p, c)),
+}
 
 
 def _key_view(api_key: ApiKey) -> dict[str, Any]:
@@ -58,7 +104,9 @@ class MyAccount:
         *,
         changes: ChangeRecorder,
         members: Members,
+        notifier: Callable[[], Notifier],
     ) -> None:
+        self._notifier = notifier
         self._users = users
         self._accounts = accounts
         self._envelope = envelope
@@ -90,19 +138,24 @@ class MyAccount:
         previous: dict[str, Any] | None,
         current: dict[str, Any] | None,
     ) -> list[dict[str, Any]]:
-        """The audit records of a user-level change: one in each tenant the user belongs to (so each
-        tenant's log shows it, with its retention), or one in the platform partition for a user
-        with no tenant. Every copy shows in the user's activity."""
-        tenants: list[int | None] = [*self._accounts.roles_of(user_id)] or [None]
-        entries = []
-        for tenant_id in tenants:
+        """The audit records of a user-level change: the full one in the platform partition (shown in
+        the user's activity), and a reduced copy in each tenant the user belongs to (``TENANT_COPY``)."""
+        author = Ref(id=user_id, name=name)
+        _event, full = self._changes.put(
+            tenant_id=None, event_type=event_type, author=author, request=request, previous=previous, current=current
+        )
+        entries = [full]
+        reduce = TENANT_COPY.get(event_type)
+        tenant_previous, tenant_current = reduce(previous, current) if reduce else (previous, current)
+        for tenant_id in self._accounts.roles_of(user_id):
             _event, entry = self._changes.put(
                 tenant_id=tenant_id,
                 event_type=event_type,
-                author=Ref(id=user_id, name=name),
+                author=author,
                 request=request,
-                previous=previous,
-                current=current,
+                previous=tenant_previous,
+                current=tenant_current,
+                in_activity=False,
             )
             entries.append(entry)
         return entries
@@ -120,34 +173,131 @@ class MyAccount:
     def update_profile(
         self, user_id: int, *, name: str | None, email: str | None, request: RequestMetadata
     ) -> dict[str, Any]:
+        """Change the name at once; a new email only once confirmed (``confirm_email_change``).
+
+        The answer is the same whether or not another account uses the new email: only the owner of
+        that mailbox learns it, when confirming.
+        """
         item, before = self._profile_item(user_id)
-        after = UserProfile(name=name or before["name"], email=email or before["email"]).model_dump()
-        if after == before:
+        new_name = name if name is not None and name != before["name"] else None
+        new_email = normalise_email(email) if email is not None else None
+        if new_email == before["email"]:
+            new_email = None
+        if new_name is None and new_email is None:
             raise InvalidInput("nothing to change")
         entries: list[dict[str, Any]] = []
-        on_failure = {}
-        email_hash = item.attributes["email_hash"]
-        if after["email"] != before["email"]:
-            new_hash = self._blind_index.email(after["email"])
-            entries.append(self._users.delete_entry(f"email#{email_hash}", "EMAIL"))
-            on_failure[len(entries)] = Conflict("another account already uses this email")
-            entries.append(self._users.lookup_entry(f"email#{new_hash}", "EMAIL", user_id))
-            email_hash = new_hash
-        entries.append(
+        after = dict(before)
+        if new_name is not None:
+            after["name"] = new_name
+            entries.append(
+                self._users.replace_entry(
+                    item, {**item.attributes, "pii": self._seal(user_id, after, profile_binding(user_id))}
+                )
+            )
+            for tenant_id in self._accounts.roles_of(user_id):
+                sealed = self._members.seal(tenant_id, user_id, name=new_name, email=before["email"])
+                entries.append(self._users.member_copy_entry(tenant_id, user_id, sealed))
+            entries.extend(
+                self._audit(
+                    user_id,
+                    new_name,
+                    "user_updated",
+                    request,
+                    previous={"name": before["name"]},
+                    current={"name": new_name},
+                )
+            )
+        pending: dict[str, Any] | None = None
+        secret = ""
+        if new_email is not None:
+            UserProfile(name=after["name"], email=new_email)  # the address is valid before anything is stored
+            secret = one_time_secret()
+            expires = utc_now() + EMAIL_CHANGE_LIFETIME
+            pending = {"status": "pending_confirmation", "expires_at": iso_utc(expires)}
+            if new_name is None:
+                entries.append(self._users.active_account_check(user_id))
+            entries.append(
+                self._users.put_entry(
+                    user_id,
+                    EMAIL_CHANGE,
+                    {
+                        "secret_hash": secret_hash(secret),
+                        "expires_at": pending["expires_at"],
+                        "expires_epoch": int(expires.timestamp()),
+                        "version": 1,
+                        "pii": self._seal(user_id, {"email": new_email}, f"user:{user_id}:{EMAIL_CHANGE}"),
+                    },
+                    new=False,
+                )
+            )
+            entries.extend(
+                self._audit(
+                    user_id,
+                    after["name"],
+                    "user_email_change_requested",
+                    request,
+                    previous=None,
+                    current={"expires_at": pending["expires_at"]},
+                )
+            )
+        self._users.transact(entries)
+        if new_email is not None and pending is not None:
+            self._notifier().send(
+                NotificationType.EMAIL_CHANGE_REQUESTED,
+                reference=f"{user_id}:{request.request_id}",
+                detail={"user_id": user_id, "expires_at": pending["expires_at"]},
+                sealed={
+                    "to": new_email,
+                    "previous_email": before["email"],  # told that a change was asked for, without the secret
+                    "name": after["name"],
+                    "secret": secret,
+                    "confirm": {"method": "POST", "path": "/users/me/email/confirm", "body": {"secret": secret}},
+                },
+            )
+        view = {"id": user_id, **after, "created_at": item.attributes["created_at"]}
+        return {**view, "email_change": pending} if pending else view
+
+    def confirm_email_change(self, user_id: int, secret: str, request: RequestMetadata) -> dict[str, Any]:
+        """Make a requested email the account's email: its blind index, the profile and the tenants' member copies."""
+        pending = self._users.get(user_id, EMAIL_CHANGE)
+        if (
+            pending is None
+            or int(pending.attributes["expires_epoch"]) <= int(utc_now().timestamp())
+            or not secret_matches(secret, pending.attributes["secret_hash"])
+        ):
+            raise InvalidSecret("the confirmation secret is wrong or has expired; ask for a new one")
+        new_email = self._open(user_id, pending, f"user:{user_id}:{EMAIL_CHANGE}")["email"]
+        item, before = self._profile_item(user_id)
+        after = {**before, "email": new_email}
+        old_hash, new_hash = item.attributes["email_hash"], self._blind_index.email(new_email)
+        entries = [
+            self._users.delete_entry(user_id, EMAIL_CHANGE, version=pending.version),  # the secret works once
+            self._users.delete_entry(f"email#{old_hash}", "EMAIL"),
+            self._users.lookup_entry(f"email#{new_hash}", "EMAIL", user_id),
             self._users.replace_entry(
                 item,
                 {
                     **item.attributes,
-                    "email_hash": email_hash,
+                    "email_hash": new_hash,
                     "pii": self._seal(user_id, after, profile_binding(user_id)),
                 },
+            ),
+        ]
+        for tenant_id in self._accounts.roles_of(user_id):
+            sealed = self._members.seal(tenant_id, user_id, name=after["name"], email=new_email)
+            entries.append(self._users.member_copy_entry(tenant_id, user_id, sealed))
+        entries.extend(
+            self._audit(
+                user_id,
+                after["name"],
+                "user_updated",
+                request,
+                previous={"email": before["email"]},
+                current={"email": new_email},
             )
         )
-        for tenant_id in self._accounts.roles_of(user_id):
-            sealed = self._members.seal(tenant_id, user_id, name=after["name"], email=after["email"])
-            entries.append(self._users.member_copy_entry(tenant_id, user_id, sealed))
-        entries.extend(self._audit(user_id, after["name"], "user_updated", request, previous=before, current=after))
-        self._users.transact(entries, on_failure=on_failure)
+        # Only the owner of the new mailbox gets this far, so saying the address is taken tells nobody else.
+        self._users.transact(entries, on_failure={2: Conflict("another account already uses this email")})
         return {"id": user_id, **after, "created_at": item.attributes["created_at"]}
 
     # ------------------------------------------------------------------ settings
@@ -169,7 +319,11 @@ class MyAccount:
         )
         _profile, who = self._profile_item(user_id)
         self._users.transact(
-            [write, *self._audit(user_id, who["name"], "settings_updated", request, previous=before, current=after)]
+            [
+                write,
+                self._users.active_account_check(user_id),
+                *self._audit(user_id, who["name"], "settings_updated", request, previous=before, current=after),
+            ]
         )
         return after
 
@@ -186,17 +340,81 @@ class MyAccount:
             "linked_at": item.attributes["linked_at"],
         }
 
-    def link_identity(
+    def request_identity_link(
         self, user_id: int, *, provider: str, external_id: str, request: RequestMetadata
     ) -> dict[str, Any]:
-        identity_id = secrets.token_hex(8)
-        sk = f"IDENTITY#{identity_id}"
-        lookup = self._blind_index.identity(provider, external_id)
-        now = iso_utc(utc_now())
+        """Ask to link a provider account. It is linked once the secret that the platform's identity service
+        hands out (after the provider confirmed the account is the caller's) comes back: ``confirm_identity_link``.
+        Whether the account is linked to someone else is not looked at here.
+        """
+        link_id = secrets.token_hex(8)
+        sk = f"IDENTITY_LINK#{link_id}"
+        secret = one_time_secret()
+        expires = utc_now() + IDENTITY_LINK_LIFETIME
+        view = {"id": link_id, "provider": provider, "status": "pending_verification", "expires_at": iso_utc(expires)}
         _profile, who = self._profile_item(user_id)
-        view = {"id": identity_id, "provider": provider, "external_id": external_id, "linked_at": now}
         self._users.transact(
             [
+                self._users.active_account_check(user_id),
+                self._users.put_entry(
+                    user_id,
+                    sk,
+                    {
+                        "provider": provider,
+                        "secret_hash": secret_hash(secret),
+                        "expires_at": view["expires_at"],
+                        "expires_epoch": int(expires.timestamp()),
+                        "version": 1,
+                        "pii": self._seal(user_id, {"external_id": external_id}, f"user:{user_id}:{sk}"),
+                    },
+                    new=True,
+                ),
+                *self._audit(
+                    user_id,
+                    who["name"],
+                    "identity_link_requested",
+                    request,
+                    previous=None,
+                    current={"id": link_id, "provider": provider},
+                ),
+            ]
+        )
+        self._notifier().send(
+            NotificationType.IDENTITY_LINK_REQUESTED,
+            reference=link_id,
+            detail={"user_id": user_id, "link_id": link_id, "provider": provider, "expires_at": view["expires_at"]},
+            sealed={
+                "external_id": external_id,
+                "secret": secret,
+                "confirm": {
+                    "method": "POST",
+                    "path": f"/users/me/identities/{link_id}/confirm",
+                    "body": {"secret": secret},
+                },
+            },
+        )
+        return view
+
+    def confirm_identity_link(
+        self, user_id: int, link_id: str, secret: str, request: RequestMetadata
+    ) -> dict[str, Any]:
+        pending = self._users.get(user_id, f"IDENTITY_LINK#{link_id}")
+        if (
+            pending is None
+            or int(pending.attributes["expires_epoch"]) <= int(utc_now().timestamp())
+            or not secret_matches(secret, pending.attributes["secret_hash"])
+        ):
+            raise InvalidSecret("the confirmation secret is wrong or has expired; ask for a new link")
+        provider = pending.attributes["provider"]
+        external_id = self._open(user_id, pending, f"user:{user_id}:{pending.sk}")["external_id"]
+        lookup = self._blind_index.identity(provider, external_id)
+        sk = f"IDENTITY#{link_id}"
+        now = iso_utc(utc_now())
+        _profile, who = self._profile_item(user_id)
+        view = {"id": link_id, "provider": provider, "external_id": external_id, "linked_at": now}
+        self._users.transact(
+            [
+                self._users.delete_entry(user_id, pending.sk, version=pending.version),  # the secret works once
                 self._users.lookup_entry(f"identity#{provider}#{lookup}", "IDENTITY", user_id),
                 self._users.put_entry(
                     user_id,
@@ -210,9 +428,11 @@ class MyAccount:
                     },
                     new=True,
                 ),
+                self._users.active_account_check(user_id),
                 *self._audit(user_id, who["name"], "identity_linked", request, previous=None, current=view),
             ],
-            on_failure={0: Conflict(f"this {provider} account is already linked to an account")},
+            # Only someone the provider confirmed as the account's holder gets here.
+            on_failure={1: Conflict(f"this {provider} account is already linked to another account")},
         )
         return view
 
@@ -317,7 +537,14 @@ class MyAccount:
             },
         )
         try:
-            self._users.transact([self._users.put_entry(user_id, sk, values, new=True), *audit])
+            self._users.transact(
+                [
+                    self._users.put_entry(user_id, sk, values, new=True),
+                    self._users.active_account_check(user_id),
+                    *audit,
+                ],
+                on_failure={1: NotFound(f"user {user_id} does not exist or is being erased")},
+            )
         except Conflict:
             return False
         return True
