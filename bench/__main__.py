@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import account_paths, audit_paths, cold_start, gdpr_paths
+from bench import account_paths, audit_paths, cold_start, flooding, gdpr_paths
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--samples", type=int, default=9, help="fresh interpreters per function (default 9)")
     parser.add_argument("--events", type=int, default=10_000, help="events ingested by the write path (default 10000)")
-    parser.add_argument("--only", choices=["cold-start", "audit", "accounts", "gdpr"], help="run one table")
+    parser.add_argument("--only", choices=["cold-start", "audit", "accounts", "gdpr", "flooding"], help="run one table")
     args = parser.parse_args()
 
     ok = True
@@ -30,6 +30,12 @@ def main() -> int:
         ok = ok and passed
     if args.only in (None, "gdpr"):
         table, passed = audit_paths.report(gdpr_paths.measure(), title="GDPR workflows, local (moto, real ASL)")
+        print(table, end="\n\n", flush=True)
+        ok = ok and passed
+    if args.only in (None, "flooding"):
+        table, passed = audit_paths.report(
+            flooding.measure(), title="A flood of bad keys from one source (WAF, authorizer, recorder; simulated time)"
+        )
         print(table, flush=True)
         ok = ok and passed
     return 0 if ok else 1

@@ -30,7 +30,17 @@ def _arguments() -> Options:
     parser.add_argument("--state-file", type=Path, default=defaults.state_file)
     parser.add_argument("--no-seed", action="store_true", help="start empty, without the demo tenant")
     parser.add_argument("--quiet", action="store_true", help="do not print a line per API request")
+    parser.add_argument(
+        "--parameter",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a template parameter, as sam deploy --parameter-overrides does (repeatable)",
+    )
     args = parser.parse_args()
+    parameters = dict(item.split("=", 1) for item in args.parameter if "=" in item)
+    if len(parameters) != len(args.parameter):
+        parser.error("--parameter takes NAME=VALUE")
     return Options(
         host=args.host,
         port=args.port,
@@ -38,6 +48,7 @@ def _arguments() -> Options:
         state_file=args.state_file,
         seed=not args.no_seed,
         log_requests=not args.quiet,
+        parameters=parameters,
     )
 
 

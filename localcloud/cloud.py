@@ -33,8 +33,10 @@ class Options:
     @property
     def outbox(self) -> Path:
         return self.outbox_file or self.state_file.with_name("outbox.jsonl")
+
     seed: bool = True
     log_requests: bool = True
+    parameters: dict[str, str] = field(default_factory=dict)  # template parameter overrides
 
 
 @dataclass
@@ -84,7 +86,7 @@ class LocalCloud:
         def clients(service: str) -> Any:
             return boto3.client(service, region_name=opts.region, endpoint_url=self.aws_url, config=config)
 
-        self.stack = provision(clients, stack_name=opts.stack_name, region=opts.region)
+        self.stack = provision(clients, stack_name=opts.stack_name, region=opts.region, parameters=opts.parameters)
         os.environ.update(self.stack.environment())
         self.runtime = Runtime(self.stack)
         install_lambda_invoker(self.runtime)

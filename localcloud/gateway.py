@@ -83,6 +83,10 @@ class Gateway:
         request_id = str(uuid.uuid4())
         split = urlsplit(raw_path)
         path = unquote(split.path) or "/"
+        if self.api.web_acl is not None:  # WAF sees a request before API Gateway does
+            blocked = self.api.web_acl.check(source_ip, headers)
+            if blocked is not None:
+                return GatewayResult(blocked.status, {"Content-Type": blocked.content_type}, blocked.body.encode())
         if len(body) > MAX_BODY_BYTES:
             return self._gateway_response("REQUEST_TOO_LARGE", request_id)
         matched = self._match(method, path)

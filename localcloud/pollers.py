@@ -1,9 +1,11 @@
 """Event-source mappings: poll SQS queues and DynamoDB streams, invoke handlers in-process.
 
 Semantics follow Lambda's:
-- SQS: batches of up to ``BatchSize``; messages are deleted only when the
-  invocation succeeds, except those named in ``batchItemFailures`` (with
-  ``ReportBatchItemFailures``). A failed message becomes visible again after the
+- SQS: batches of up to ``BatchSize``, gathered over several receives (ten
+  at a time, as SQS allows) and, with ``MaximumBatchingWindowInSeconds``, at
+  most one batch per window while polling in the background; messages are
+  deleted only when the invocation succeeds, except those named in
+  ``batchItemFailures`` (with ``ReportBatchItemFailures``). A failed message becomes visible again after the
   queue's visibility timeout, and the queue's redrive policy moves it to the
   dead-letter queue after ``maxReceiveCount`` receives.
 - DynamoDB streams: records in order per shard; a failed batch is retried from
@@ -20,6 +22,7 @@ from __future__ import annotations
 import base64
 import json
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -36,19 +39,31 @@ class SqsPoller:
         self._runtime = runtime
         self._sqs = clients("sqs")
         self._region = region
+        self._last_batch = 0.0
 
-    def poll_once(self, wait_seconds: int = 0) -> int:
-        """Receive and process one batch; returns how many messages were received."""
-        response = self._sqs.receive_message(
-            QueueUrl=self.mapping.queue_url,
-            MaxNumberOfMessages=min(10, self.mapping.batch_size),
-            WaitTimeSeconds=wait_seconds,
-            MessageSystemAttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        )
-        messages = response.get("Messages", [])
+    def poll_once(self, wait_seconds: int = 0, *, flush: bool = True) -> int:
+        """Receive and process one batch; returns how many messages were received.
+
+        ``flush`` False (the background loop): not again before the batching window has passed.
+        """
+        if not flush and time.monotonic() - self._last_batch < self.mapping.batching_window:
+            return 0
+        messages: list[dict[str, Any]] = []
+        while len(messages) < self.mapping.batch_size:
+            response = self._sqs.receive_message(
+                QueueUrl=self.mapping.queue_url,
+                MaxNumberOfMessages=min(10, self.mapping.batch_size - len(messages)),
+                WaitTimeSeconds=wait_seconds if not messages else 0,
+                MessageSystemAttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            )
+            received = response.get("Messages", [])
+            messages += received
+            if not received:
+                break
         if not messages:
             return 0
+        self._last_batch = time.monotonic()
         event = {"Records": [self._record(message) for message in messages]}
         try:
             result = self._runtime.invoke(self.mapping.function, event)
@@ -58,10 +73,12 @@ class SqsPoller:
         if self.mapping.report_batch_item_failures and isinstance(result, dict):
             failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
         done = [m for m in messages if m["MessageId"] not in failed]
-        if done:
+        for start in range(0, len(done), 10):
             self._sqs.delete_message_batch(
                 QueueUrl=self.mapping.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])
+                ],
             )
         return len(messages)
 
@@ -102,7 +119,7 @@ class StreamPoller:
                 )["ShardIterator"]
         return self._iterators
 
-    def poll_once(self, wait_seconds: int = 0) -> int:
+    def poll_once(self, wait_seconds: int = 0, *, flush: bool = True) -> int:
         processed = 0
         for shard_id, iterator in list(self._shard_iterators().items()):
             if iterator is None:
@@ -227,7 +244,7 @@ class Pollers:
         def loop() -> None:
             while not self._stop.is_set():
                 try:
-                    if sum(poller.poll_once() for poller in self.pollers) == 0:
+                    if sum(poller.poll_once(flush=False) for poller in self.pollers) == 0:
                         self._stop.wait(self._interval)
                 except Exception as error:  # noqa: BLE001 - keep polling, as Lambda's pollers do
                     print(f"poller error: {type(error).__name__}: {error}", flush=True)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from localcloud.template import ROOT, Pending, Resolver, function_properties, load, parameter_defaults
+from localcloud.waf import WebAcl
 
 ACCOUNT_ID = "123456789012"
 NOT_EMULATED = {
@@ -62,6 +63,7 @@ class ApiSpec:
     authorizers: dict[str, AuthorizerSpec] = field(default_factory=dict)
     gateway_responses: dict[str, dict[str, Any]] = field(default_factory=dict)
     routes: list[Route] = field(default_factory=list)
+    web_acl: WebAcl | None = None  # the WAF web ACL associated with the stage
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,8 @@ class EventSourceMapping:
     max_retry_attempts: int = -1
     bisect_on_error: bool = False
     on_failure_queue_url: str | None = None
+    # MaximumBatchingWindowInSeconds: how long Lambda gathers a batch before invoking
+    batching_window: float = 0.0
 
 
 @dataclass
@@ -89,6 +93,7 @@ class Stack:
     apis: dict[str, ApiSpec] = field(default_factory=dict)
     mappings: list[EventSourceMapping] = field(default_factory=list)
     physical: dict[str, str] = field(default_factory=dict)
+    web_acls: dict[str, WebAcl] = field(default_factory=dict)
 
     def ref(self, logical_id: str) -> Any:
         return self.resolver.refs[logical_id]
@@ -183,6 +188,8 @@ class Provisioner:
             "AWS::Serverless::Function": self._function,
             "AWS::Serverless::Api": self._api,
             "AWS::Serverless::StateMachine": self._state_machine,
+            "AWS::WAFv2::WebACL": self._web_acl,
+            "AWS::WAFv2::WebACLAssociation": self._web_acl_association,
         }.get(kind)
         if creator is None:
             raise NotImplementedError(f"{logical_id}: the local cloud cannot create {kind} yet")
@@ -415,7 +422,22 @@ class Provisioner:
                 ttl_seconds=int(identity.get("ReauthorizeEvery", 300)),
             )
         self.stack.apis[logical_id] = api
-        self._set(logical_id, f"local{logical_id.lower()}")
+        self._set(logical_id, f"local{logical_id.lower()}", Stage=api.stage)
+
+    def _web_acl(self, logical_id: str, props: dict[str, Any]) -> None:
+        """Emulated by the local gateway (localcloud/waf.py), as API Gateway is."""
+        name = props.get("Name", self._name(logical_id))
+        arn = self._arn("wafv2", f"regional/webacl/{name}/{logical_id.lower()}")
+        self.stack.web_acls[arn] = WebAcl.from_template(props)
+        self._set(logical_id, name, Arn=arn, Id=logical_id.lower())
+
+    def _web_acl_association(self, logical_id: str, props: dict[str, Any]) -> None:
+        stage_arn = str(props["ResourceArn"])
+        for api_id, api in self.stack.apis.items():
+            if f"/restapis/{self.stack.ref(api_id)}/stages/{api.stage}" in stage_arn:
+                api.web_acl = self.stack.web_acls[props["WebACLArn"]]
+                return
+        raise ValueError(f"{logical_id}: {stage_arn} is not a stage of this template's APIs")
 
     def _state_machine(self, logical_id: str, props: dict[str, Any]) -> None:
         definition_text = (self._root / props["DefinitionUri"]).read_text()
@@ -458,7 +480,13 @@ class Provisioner:
                 url = self._clients("sqs").get_queue_url(QueueName=queue_name)["QueueUrl"]
                 self.stack.mappings.append(
                     EventSourceMapping(
-                        "sqs", logical_id, arn, int(config.get("BatchSize", 10)), failures, queue_url=url
+                        "sqs",
+                        logical_id,
+                        arn,
+                        int(config.get("BatchSize", 10)),
+                        failures,
+                        queue_url=url,
+                        batching_window=float(config.get("MaximumBatchingWindowInSeconds", 0)),
                     )
                 )
             elif kind == "DynamoDB":
@@ -500,5 +528,8 @@ def provision(
     region: str = "us-east-1",
     template: dict[str, Any] | None = None,
     root: Path = ROOT,
+    parameters: dict[str, Any] | None = None,
 ) -> Stack:
-    return Provisioner(clients, stack_name=stack_name, region=region, template=template, root=root).provision()
+    return Provisioner(
+        clients, stack_name=stack_name, region=region, template=template, root=root, parameters=parameters
+    ).provision()

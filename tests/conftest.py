@@ -19,6 +19,7 @@ from moto import mock_aws
 from audit_service import container
 from localcloud.gateway import Gateway, GatewayResult
 from localcloud.mailer import LocalMailer
+from localcloud.pollers import Pollers
 from localcloud.provision import Stack, provision
 from localcloud.runtime import Runtime, install_lambda_invoker
 
@@ -109,8 +110,13 @@ def runtime(stack: Stack) -> Runtime:
 class Api:
     """Calls the API the way a client would, through the gateway emulator (no socket)."""
 
-    def __init__(self, gateway: Gateway) -> None:
+    def __init__(self, gateway: Gateway, pollers: Pollers) -> None:
         self.gateway = gateway
+        self.pollers = pollers
+
+    def drain(self) -> int:
+        """Run the queue and stream consumers until idle (security events, ingest, sealing)."""
+        return self.pollers.drain()
 
     def request(
         self,
@@ -141,7 +147,7 @@ class Api:
 @pytest.fixture
 def api(runtime: Runtime, stack: Stack) -> Api:
     (spec,) = stack.apis.values()
-    return Api(Gateway(spec, runtime, region=REGION))
+    return Api(Gateway(spec, runtime, region=REGION), Pollers(stack.mappings, runtime, clients, REGION))
 
 
 @pytest.fixture

@@ -1,9 +1,11 @@
 """API Gateway REQUEST authorizer: the ``ld-api-key`` header -> the caller.
 
 Allowed requests carry ``user_id``, ``key_id`` and ``roles`` (a JSON object of
-tenant id -> role) in ``requestContext.authorizer``. Any failure records an
-``authentication_failed`` security event and answers ``Unauthorized``, which
-API Gateway turns into the 401 JSON gateway response from the template.
+tenant id -> role) in ``requestContext.authorizer``. Any failure reports an
+``authentication_failed`` signal to the security-events queue and answers
+``Unauthorized``, which API Gateway turns into the 401 JSON gateway response
+from the template. The authorizer cannot write to the audit log: the recorder
+stores failures aggregated (services/security.py).
 """
 
 from __future__ import annotations
@@ -51,7 +53,7 @@ def _handle(raw_event: dict[str, Any], _context: Any) -> dict[str, Any] | None:
     try:
         principal = authenticator.authenticate(headers.get(API_KEY_HEADER))
     except AuthenticationFailed as failure:
-        container.security_events().authentication_failed(failure.reason, _metadata(event))
+        container.security_signals().authentication_failed(failure.reason, _metadata(event))
         logger.info("authentication failed", extra={"reason": failure.reason.value})
         metrics.add_metric(name="AuthenticationFailed", unit="Count", value=1)
         return None

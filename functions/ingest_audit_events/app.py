@@ -6,8 +6,12 @@ Each message is one EventBridge event whose ``detail`` is an ``AuditEventIn``.
   an ``event_id`` reused by a different event) -> sent to the dead-letter queue
   with the reason, logged, and the message succeeds: retrying cannot fix it.
 - Anything else (DynamoDB or KMS faults after the SDK's own retries) -> the
-  message is reported as a batch item failure, SQS redelivers it, and after
-  ``maxReceiveCount`` attempts the queue's redrive policy moves it to the DLQ.
+  message is reported as a batch item failure and SQS redelivers it; on its
+  ``GIVE_UP_AFTER``th receive the function puts it in the DLQ itself, sealed.
+  The queue's redrive policy (one receive more) only catches a message whose
+  invocations crash or time out.
+Dead letters are sealed (services/ingest.py): the DLQ never holds an event's
+personal data readable.
 """
 
 from __future__ import annotations
@@ -24,10 +28,12 @@ from audit_service.config import get_settings
 from audit_service.observability import instrumented, logger, metrics
 from audit_service.services.ingest import DeadLetters, Ingestor, IngestOutcome
 
+GIVE_UP_AFTER = 5  # receives; the queue's maxReceiveCount is one more (template.yaml)
+
 # Session events and rejections are rarer than audit events: their collaborators are built on first use.
 ingestor = Ingestor(
     container.audit_log(),
-    DeadLetters(lambda: client("sqs"), get_settings().dead_letter_queue_url),
+    DeadLetters(lambda: client("sqs"), get_settings().dead_letter_queue_url, container.envelope),
     sessions=container.my_account,
 )
 processor = BatchProcessor(event_type=EventType.SQS)
@@ -37,7 +43,14 @@ outcomes: Counter[IngestOutcome] = Counter()
 
 
 def _record(record: SQSRecord) -> None:
-    outcomes[ingestor.ingest(record.body, message_id=record.message_id)] += 1
+    try:
+        outcomes[ingestor.ingest(record.body, message_id=record.message_id)] += 1
+    except Exception as error:
+        attempts = int(record.attributes.approximate_receive_count or 1)
+        if attempts < GIVE_UP_AFTER:
+            raise  # a batch item failure: SQS delivers it again
+        ingestor.give_up(record.body, message_id=record.message_id, attempts=attempts, error=error)
+        outcomes[IngestOutcome.REJECTED] += 1
 
 
 def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -48,6 +48,9 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
             str(_free_port()),
             "--state-file",
             str(state),
+            # security events show after the recorder's batching window: a short one for the test
+            "--parameter",
+            "SecurityEventsWindowSeconds=1",
         ],
         cwd=ROOT,
         env=env,
@@ -149,7 +152,9 @@ def test_401_and_403_over_http_store_security_events(cloud: dict[str, Any]) -> N
     status, body = _get(cloud, "/audit/types", _user(cloud, "member")["api_key"])
     assert status == 403 and body["error"]["code"] == "forbidden"
 
-    items = _security_items(cloud)
+    deadline = time.monotonic() + 15
+    while len(items := _security_items(cloud)) < before + 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
     assert len(items) == before + 2
     assert {item["type"]["S"] for item in items} >= {"authentication_failed", "permission_denied"}
 

@@ -313,3 +313,63 @@ def test_retention_follows_the_plan_and_a_plan_change_is_audited(
     expires = {item["sk"]["S"]: int(item["expires_at"]["N"]) for item in audit_items(stack)}
     occurred = datetime.fromisoformat(eight_days_ago["occurred_at"])
     assert expires[eight_days_ago["event_id"]] == int((occurred + timedelta(days=7)).timestamp())
+
+
+# ---------------------------------------------------------------- dead letters
+
+
+def test_dead_letters_are_sealed_and_the_operator_opens_them(
+    stack: Stack, demo: dict[str, Any], pollers: Pollers
+) -> None:
+    from audit_service.admin.cli import run as admin
+
+    original = product_page_event(demo["tenants"][0]["id"])
+    publish(stack, original)
+    pollers.drain()
+    publish(stack, {**original, "author": {"id": 2, "name": "Mallory Forger"}})
+    pollers.drain()
+
+    shown = admin(["dead-letters", "show", "--queue", "ingest"])
+    (message,) = shown["messages"]
+    assert "already stored for another event" in message["attributes"]["reason"]
+    assert message["body"]["detail"]["author"]["name"] == "Mallory Forger"
+    (dead,) = dead_letters(stack)  # looking left it there
+    assert "Mallory" not in dead["Body"] and original["event_id"] not in dead["Body"]  # 14 days in a queue: sealed
+
+
+def test_a_message_that_keeps_failing_is_sealed_into_the_dead_letters_and_can_be_redriven(
+    stack: Stack, demo: dict[str, Any], pollers: Pollers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import botocore.client
+    from botocore.exceptions import ClientError
+
+    original = botocore.client.BaseClient._make_api_call
+
+    def down(self: Any, operation: str, params: Any) -> Any:
+        if operation == "PutItem" and params.get("TableName") == stack.ref("AuditLogTable"):
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "injected"}}, operation)
+        return original(self, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", down)
+    short_visibility(stack)
+    event = product_page_event(demo["tenants"][0]["id"])
+    publish(stack, event)
+    pollers.drain()
+    for _ in range(4):
+        redeliver(pollers)
+
+    (dead,) = dead_letters(stack)
+    assert dead["MessageAttributes"]["reason"]["StringValue"] == "failed 5 times; last: ClientError"
+    assert event["event_id"] not in dead["Body"] and "Jane Smith" not in dead["Body"]
+    assert (
+        clients("sqs").get_queue_attributes(
+            QueueUrl=stack.ref("AuditIngestQueue"), AttributeNames=["ApproximateNumberOfMessages"]
+        )["Attributes"]["ApproximateNumberOfMessages"]
+        == "0"
+    )
+
+    # fixed; the operator moves the dead letter back (what SQS's dead-letter redrive does), and it is stored
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", original)
+    clients("sqs").send_message(QueueUrl=stack.ref("AuditIngestQueue"), MessageBody=dead["Body"])
+    pollers.drain()
+    assert [item["sk"]["S"] for item in audit_items(stack)] == [event["event_id"]]

@@ -51,6 +51,7 @@ def test_bad_key_is_401_json_and_records_authentication_failed(
     body = _body(result)
     assert body["error"]["code"] == "unauthenticated"
     request_id = body["error"]["request_id"]
+    api.drain()  # the recorder stores what the authorizer reported
     events = container.security_events().newest(None)
     (event,) = [e for e in events if e.request.request_id == request_id]
     assert event.type is SecurityEventType.AUTHENTICATION_FAILED
@@ -71,6 +72,7 @@ def test_revoked_key_is_refused_and_recorded(api: Api, demo: dict[str, Any]) -> 
     result = api.request("GET", "/audit/types", key=owner["api_key"])
 
     assert result.status == 401
+    api.drain()
     reasons = [e.details["reason"] for e in container.security_events().newest(None)]
     assert "revoked_api_key" in reasons
 
@@ -116,6 +118,7 @@ def test_member_without_audit_read_gets_403_and_permission_denied(api: Api, demo
     body = _body(result)
     assert body["error"]["code"] == "forbidden"
     assert body["error"]["permission"] == "audit:read"
+    api.drain()
     events = [e for e in container.security_events().newest(None) if e.type is SecurityEventType.PERMISSION_DENIED]
     (event,) = events
     assert event.actor_id == member["id"]
@@ -124,21 +127,48 @@ def test_member_without_audit_read_gets_403_and_permission_denied(api: Api, demo
     assert event.request.source_ip == "203.0.113.7"
 
 
-def test_permission_denied_in_a_known_tenant_is_stored_in_that_tenant(stack: Stack, demo: dict[str, Any]) -> None:
+def test_denials_go_to_the_tenant_only_for_its_members(api: Api, demo: dict[str, Any]) -> None:
+    """A member's denial is the tenant's business; an outsider's probing is the operator's (platform partition),
+    so no outsider can fill a tenant's security log."""
     from audit_service.domain.models import RequestMetadata
     from audit_service.domain.permissions import Permission
 
     tenant_id = demo["tenants"][0]["id"]
     request = RequestMetadata(request_id="r-1", source_ip="198.51.100.1", user_agent="ua", method="GET", path="/x")
-    events = container.security_events()
-    events.permission_denied(actor_id=99, tenant_id=tenant_id, permission=Permission.AUDIT_READ, request=request)
-    events.permission_denied(actor_id=99, tenant_id=424242, permission=Permission.AUDIT_READ, request=request)
+    signals = container.security_signals()
+    for tenant, member in ((tenant_id, True), (tenant_id, False), (424242, True)):
+        signals.permission_denied(
+            actor_id=99, tenant_id=tenant, permission=Permission.AUDIT_READ, member=member, request=request
+        )
+    api.drain()
 
+    events = container.security_events()
     (in_tenant,) = events.newest(tenant_id)
-    assert in_tenant.tenant_id == tenant_id
-    # A tenant that does not exist has no partition: that attempt is a platform event.
-    (platform,) = events.newest(None)
-    assert platform.details["requested_tenant_id"] == 424242
+    assert in_tenant.tenant_id == tenant_id and in_tenant.count == 1
+    # the outsider's denial and the one for a tenant that does not exist are platform events
+    platform = events.newest(None)
+    assert sorted(e.details["requested_tenant_id"] for e in platform) == [tenant_id, 424242]
+
+
+def test_an_outsider_cannot_write_into_another_tenants_security_log(api: Api, demo: dict[str, Any]) -> None:
+    tenant_id = demo["tenants"][0]["id"]
+    outsider = container.accounts().create_user("Peter Gibbons", "peter@initech.example")
+    key = container.accounts().issue_api_key(outsider.id, "probe").secret
+    for path in ("", "/access", "/security", "/verify"):
+        assert api.request("GET", f"/audit/tenants/{tenant_id}{path}", key=key).status == 403
+    api.drain()
+    assert container.security_events().newest(tenant_id) == []
+    probes = [e for e in container.security_events().newest(None) if e.actor_id == outsider.id]
+    assert sum(e.count for e in probes) == 4 and len(probes) == 1  # one record for the four repeats
+    # the operator reads them decrypted (no route serves the platform partition)
+    from audit_service.admin.cli import run as admin
+
+    listed = admin(["security", "list", "--type", "permission_denied"])
+    (seen,) = [e for e in listed["data"] if e["actor"] == {"id": outsider.id}]
+    assert seen["count"] == 4 and seen["requested_tenant_id"] == tenant_id and seen["source_ip"] == "203.0.113.7"
+    assert sorted(probes[0].paths) == sorted(
+        f"GET /audit/tenants/{tenant_id}{p}" for p in ("", "/access", "/security", "/verify")
+    )
 
 
 def test_unknown_route_is_json_404(api: Api, demo: dict[str, Any]) -> None:
@@ -157,6 +187,7 @@ def test_no_secret_or_personal_value_is_stored_in_plain_text(api: Api, stack: St
     for role in ("owner", "member"):
         api.request("GET", "/audit/types", key=user(demo, role)["api_key"])
     api.request("GET", "/audit/types", key="ld_" + "B" * 43)
+    api.drain()
 
     stored = json.dumps(scan_all(stack), default=str)
     secrets = [u["api_key"] for u in demo["users"]] + ["ld_" + "B" * 43]

@@ -120,6 +120,7 @@ def test_event_runs_through_its_handler(name: str, runtime: Runtime, demo: dict[
     if expected == "unauthorized":
         with pytest.raises(FunctionError, match=r"^Unauthorized$"):
             runtime.invoke(function, event)
+        Pollers(runtime.stack.mappings, runtime, clients, REGION).drain()
         (recorded,) = [
             e
             for e in container.security_events().newest(None)

@@ -28,6 +28,7 @@ class Settings(BaseModel):
     data_key_cache_seconds: int = Field(default=300, ge=0, le=86400)
     tenant_cache_ttl_seconds: int = Field(default=60, ge=0, le=3600)
     dead_letter_queue_url: str | None = None
+    security_events_queue_url: str | None = None
     exports_bucket: str | None = None
     export_state_machine_arn: str | None = None
     erasure_state_machine_arn: str | None = None

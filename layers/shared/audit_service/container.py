@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from audit_service.services.my_account import MyAccount
     from audit_service.services.notifications import Notifier
     from audit_service.services.sealer import Sealer
-    from audit_service.services.security import SecurityEvents
+    from audit_service.services.security import SecurityEvents, SecuritySignals
     from audit_service.services.tenants import TenantDirectory
     from audit_service.services.workflows import Workflows
 
@@ -108,6 +108,17 @@ def security_events() -> SecurityEvents:
         envelope(),
         plan_of=tenant_directory().plan_of,
         platform_retention_days=get_settings().platform_retention_days,
+    )
+
+
+@cache
+def security_signals() -> SecuritySignals:
+    """Reports failures to the security-events queue; the queue client and the Encryption SDK load on the first."""
+    from audit_service.services.security import SecuritySignals
+
+    settings = get_settings()
+    return SecuritySignals(
+        lambda: client("sqs"), settings.security_events_queue_url, envelope, plan_of=tenant_directory().plan_of
     )
 
 
@@ -311,6 +322,7 @@ def reset() -> None:
         log_record_store,
         authenticator,
         tenant_directory,
+        security_signals,
         security_events,
         audit_log,
         access_log,

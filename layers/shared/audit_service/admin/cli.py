@@ -32,7 +32,7 @@ from pydantic import ValidationError
 
 from audit_service import container
 from audit_service.domain.errors import DomainError
-from audit_service.domain.models import Plan
+from audit_service.domain.models import Plan, SecurityEventType
 from audit_service.domain.permissions import Role
 from audit_service.services.accounts import TENANT_RESOURCE_KINDS
 
@@ -49,6 +49,15 @@ _OUTPUT_TO_ENV = {
     "EraseAccountStateMachineArn": "ERASURE_STATE_MACHINE_ARN",
     "AuditEventBusName": "AUDIT_EVENT_BUS",
     "MailerKeyArn": "MAILER_KEY_ARN",
+    "AuditIngestDeadLetterQueueUrl": "DEAD_LETTER_QUEUE_URL",
+    "SecurityEventsDeadLetterQueueUrl": "SECURITY_DEAD_LETTER_QUEUE_URL",
+    "SealerDeadLetterQueueUrl": "SEALER_DEAD_LETTER_QUEUE_URL",
+}
+# the same, from the local cloud's state file (logical id -> physical id)
+_RESOURCE_TO_ENV = {
+    "AuditIngestDeadLetterQueue": "DEAD_LETTER_QUEUE_URL",
+    "SecurityEventsDeadLetterQueue": "SECURITY_DEAD_LETTER_QUEUE_URL",
+    "SealerDeadLetterQueue": "SEALER_DEAD_LETTER_QUEUE_URL",
 }
 
 
@@ -106,6 +115,7 @@ def _parser() -> argparse.ArgumentParser:
     list_keys.add_argument("--user", type=int, required=True)
 
     _operator_commands(groups)
+    _incident_commands(groups)
     _offline_commands(groups)
     return parser
 
@@ -127,6 +137,26 @@ def _operator_commands(groups: Any) -> None:
     check.add_argument("--owner", required=True, help="a tenant id, or 'platform'")
     check.add_argument("--from", dest="time_from", help="ISO 8601; default: everything stored")
     check.add_argument("--to", dest="time_to", help="ISO 8601")
+
+
+def _incident_commands(groups: Any) -> None:
+    from audit_service.admin.incidents import DEAD_LETTER_QUEUES
+
+    security = groups.add_parser("security").add_subparsers(dest="action", required=True)
+    listing = security.add_parser(
+        "list", help="security events, decrypted: failed logins and denials by non-members are in 'platform'"
+    )
+    listing.add_argument("--owner", default="platform", help="'platform' (default) or a tenant id")
+    listing.add_argument("--type", choices=[t.value for t in SecurityEventType])
+    listing.add_argument("--from", dest="time_from", help="ISO 8601")
+    listing.add_argument("--to", dest="time_to", help="ISO 8601")
+    listing.add_argument("--results", type=int, default=50, help="per page, at most 100")
+    listing.add_argument("--cursor", help="the 'next' of the previous page")
+
+    dead = groups.add_parser("dead-letters").add_subparsers(dest="action", required=True)
+    show = dead.add_parser("show", help="messages a queue gave up on, opened (they stay in the queue)")
+    show.add_argument("--queue", choices=sorted(DEAD_LETTER_QUEUES), default="ingest")
+    show.add_argument("--max", type=int, default=10, dest="most")
 
 
 def _offline_commands(groups: Any) -> None:
@@ -177,6 +207,8 @@ def _use_stack(stack_name: str) -> None:
 def _use_local(state_file: str) -> None:
     state = json.loads(Path(state_file).read_text())
     os.environ.update(state["environment"])
+    resources = state.get("resources", {})
+    os.environ.update({env: resources[logical] for logical, env in _RESOURCE_TO_ENV.items() if logical in resources})
     os.environ.update({"AWS_ENDPOINT_URL": state["aws_endpoint_url"], "AWS_DEFAULT_REGION": state["region"]})
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
@@ -194,6 +226,22 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
         _use_local(args.local)
     if command_of(args) == ("account", "erase"):
         return _erase(args.user, args.wait)
+    if command_of(args) == ("security", "list"):
+        from audit_service.admin.incidents import security_list
+
+        owner = _owner(args.owner)
+        return security_list(
+            owner,
+            event_type=args.type,
+            time_from=args.time_from,
+            time_to=args.time_to,
+            results=args.results,
+            cursor=args.cursor,
+        )
+    if command_of(args) == ("dead-letters", "show"):
+        from audit_service.admin.incidents import dead_letters_show
+
+        return dead_letters_show(args.queue, most=args.most)
     if command_of(args) == ("seal", "backfill"):
         return _backfill(_owner(args.owner))
     if command_of(args) == ("seal", "verify"):

@@ -29,7 +29,7 @@ from audit_service.domain.errors import (
 )
 from audit_service.domain.models import Principal, RequestMetadata
 from audit_service.domain.permissions import Permission, Role
-from audit_service.observability import logger
+from audit_service.observability import logger, metrics
 from audit_service.services.auth import PermissionDenied, require, require_anywhere
 
 _STATUS: dict[type[DomainError], HTTPStatus] = {
@@ -101,13 +101,15 @@ def create_app() -> APIGatewayRestResolver:
     @app.exception_handler(PermissionDenied)
     def _permission_denied(error: PermissionDenied) -> Response[str]:
         principal = current_principal(app)
-        container.security_events().permission_denied(
+        container.security_signals().permission_denied(
             actor_id=principal.user_id,
             tenant_id=error.tenant_id,
             permission=error.permission,
+            member=error.tenant_id is not None and principal.role_in(error.tenant_id) is not None,
             request=request_metadata(app),
         )
         logger.info("permission denied", extra={"permission": error.permission.value})
+        metrics.add_metric(name="PermissionDenied", unit="Count", value=1)
         return error_response(
             HTTPStatus.FORBIDDEN, "forbidden", FORBIDDEN_MESSAGE, request_id(), permission=error.permission.value
         )

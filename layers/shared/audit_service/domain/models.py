@@ -127,6 +127,8 @@ class AuthFailureReason(StrEnum):
 
 
 class SecurityEvent(Strict):
+    """A stored security event: one failure, or ``count`` repeats of it from ``timestamp`` to ``last_seen``."""
+
     id: str
     type: SecurityEventType
     tenant_id: int | None
@@ -134,3 +136,8 @@ class SecurityEvent(Strict):
     timestamp: datetime
     request: RequestMetadata
     details: dict[str, Any]
+    count: int = 1
+    last_seen: datetime | None = None
+    last_request_id: str | None = None
+    paths: list[str] = Field(default_factory=list)
+    user_agents: list[str] = Field(default_factory=list)

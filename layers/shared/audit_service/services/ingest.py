@@ -1,11 +1,19 @@
-"""Turning queue messages into audit records, and refusing the ones that can never be stored."""
+"""Turning queue messages into audit records, and refusing the ones that can never be stored.
+
+A refused message goes to the dead-letter queue sealed (its body may hold
+names, addresses and values; the queue keeps it for 14 days): one Encryption
+SDK message for the platform partition, opened only by the operator's tool
+(``ld-audit-admin dead-letters show``) or by the ingest function itself when
+the queue is redriven to it after a fix. The reason stays readable beside it.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -15,6 +23,12 @@ from audit_service.domain.sessions import SessionEnded, SessionStarted
 from audit_service.observability import logger
 from audit_service.services.audit_log import AuditLog, EventIdConflict, Outcome, UnknownTenant
 from audit_service.services.my_account import MyAccount
+from audit_service.services.security import owner_context
+
+if TYPE_CHECKING:
+    from audit_service.crypto.envelope import Envelope
+
+DEAD_LETTER_FORMAT = "ld-dead-letter/1"
 
 
 class IngestOutcome(StrEnum):
@@ -60,22 +74,44 @@ def parse(body: str) -> AuditEventIn | SessionStarted | SessionEnded:
 
 
 class DeadLetters:
-    """Where permanently bad messages go, with the reason as a message attribute.
+    """Where permanently bad messages go, sealed, with the reason as a message attribute.
 
     ``sqs`` is a factory: the client is made on the first rejection, since most
     containers never reject anything.
     """
 
-    def __init__(self, sqs: Callable[[], Any], queue_url: str | None) -> None:
+    def __init__(self, sqs: Callable[[], Any], queue_url: str | None, envelope: Callable[[], Envelope]) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
+        self._envelope = envelope
+
+    def seal(self, body: str, *, message_id: str) -> str:
+        sealed = self._envelope().seal({"body": body}, context=owner_context(None), bind=f"dead-letter:{message_id}")
+        return json.dumps(
+            {"format": DEAD_LETTER_FORMAT, "message_id": message_id, "sealed": base64.b64encode(sealed).decode()}
+        )
+
+    def open(self, body: str) -> str:
+        """A dead letter's original body; any other body as it is."""
+        try:
+            document = json.loads(body)
+        except json.JSONDecodeError:
+            return body
+        if not isinstance(document, dict) or document.get("format") != DEAD_LETTER_FORMAT:
+            return body
+        opened = self._envelope().open(
+            base64.b64decode(document["sealed"]),
+            context=owner_context(None),
+            bind=f"dead-letter:{document['message_id']}",
+        )
+        return str(opened["body"])
 
     def send(self, body: str, *, reason: str, message_id: str) -> None:
         if not self._queue_url:
             raise RuntimeError("DEAD_LETTER_QUEUE_URL is not configured")
         self._sqs().send_message(
             QueueUrl=self._queue_url,
-            MessageBody=body,
+            MessageBody=self.seal(body, message_id=message_id),
             MessageAttributes={
                 "reason": {"DataType": "String", "StringValue": reason[:1000]},
                 "source_message_id": {"DataType": "String", "StringValue": message_id},
@@ -97,6 +133,7 @@ class Ingestor:
         return self._audit_log.record(event)
 
     def ingest(self, body: str, *, message_id: str) -> IngestOutcome:
+        body = self._dead_letters.open(body)  # a dead letter redriven after a fix
         try:
             event = parse(body)
             outcome = self._store(event)
@@ -109,3 +146,10 @@ class Ingestor:
             logger.info("duplicate event ignored", extra={"kind": type(event).__name__, "message_id": message_id})
             return IngestOutcome.DUPLICATE
         return IngestOutcome.STORED
+
+    def give_up(self, body: str, *, message_id: str, attempts: int, error: Exception) -> None:
+        """A message that kept failing on faults: into the dead-letter queue sealed, rather than by the
+        queue's redrive policy with its body as it came."""
+        reason = f"failed {attempts} times; last: {type(error).__name__}"
+        self._dead_letters.send(self._dead_letters.open(body), reason=reason, message_id=message_id)
+        logger.error("event given up", extra={"reason": reason, "message_id": message_id})
