@@ -22,7 +22,13 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
+from audit_service.container import CURRENT_CONTAINER
 from localcloud.provision import FunctionSpec, Stack
+
+# The function whose code is running in this thread (None outside any invocation): each gets its own
+# collaborators (audit_service.container), and the tests check every AWS call a function makes
+# against that function's IAM role in the template.
+CURRENT_FUNCTION = CURRENT_CONTAINER
 
 
 @dataclass
@@ -88,23 +94,30 @@ class Container:
 
     def invoke(self, event: Any) -> Any:
         with self._lock:
-            if self._module is None:
-                self._module = self._load()
-            handler = getattr(self._module, self.spec.handler.rpartition(".")[2])
-            context = LambdaContext(self.spec.name, self.spec.arn, self.spec.memory, self.spec.timeout)
-            self.invocations += 1
+            token = CURRENT_FUNCTION.set(self.spec.logical_id)
             try:
-                return handler(event, context)
-            except Exception as error:
-                failure = FunctionError(error)
-                if str(error) != "Unauthorized":  # the authorizer's normal refusal is not a fault
-                    # What Lambda would write to the function's log group.
-                    print(
-                        f"{self.spec.logical_id} failed:\n" + "".join(traceback.format_exception(error)),
-                        file=sys.stderr,
-                        flush=True,
-                    )
-                raise failure from error
+                return self._invoke(event)
+            finally:
+                CURRENT_FUNCTION.reset(token)
+
+    def _invoke(self, event: Any) -> Any:
+        if self._module is None:
+            self._module = self._load()
+        handler = getattr(self._module, self.spec.handler.rpartition(".")[2])
+        context = LambdaContext(self.spec.name, self.spec.arn, self.spec.memory, self.spec.timeout)
+        self.invocations += 1
+        try:
+            return handler(event, context)
+        except Exception as error:
+            failure = FunctionError(error)
+            if str(error) != "Unauthorized":  # the authorizer's normal refusal is not a fault
+                # What Lambda would write to the function's log group.
+                print(
+                    f"{self.spec.logical_id} failed:\n" + "".join(traceback.format_exception(error)),
+                    file=sys.stderr,
+                    flush=True,
+                )
+            raise failure from error
 
 
 class Runtime:

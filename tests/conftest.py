@@ -76,14 +76,21 @@ PERSONAL_VALUES = (
 
 @pytest.fixture
 def stack(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """The template's resources on moto. After the test: no personal value stored in plain text, and every AWS
+    call a function made allowed by that function's role in the template (tests/iam.py)."""
+    from tests.iam import Recorder, denied
+
     created = provision(clients, stack_name="test", region=REGION)
     for name, value in created.environment().items():
         monkeypatch.setenv(name, value)
     container.reset()
-    yield created
+    with Recorder().recording() as recorder:
+        yield created
     stored = json.dumps(scan_all(created), default=str).lower()
     leaked = [value for value in PERSONAL_VALUES if value.lower() in stored]
     assert not leaked, f"personal data stored in plain text: {leaked}"
+    refused = denied(recorder.calls, created)
+    assert not refused, "calls the functions' roles in template.yaml do not allow:\n" + "\n".join(refused)
 
 
 @pytest.fixture(autouse=True)

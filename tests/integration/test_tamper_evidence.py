@@ -144,7 +144,8 @@ def test_sealing_a_redelivered_batch_adds_nothing(
 def test_racing_sealers_chain_one_after_the_other(
     stack: Stack, pollers: Pollers, tenant: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    store = container.checkpoint_store()
+    with container.inside("SealAuditLogFunction"):  # the sealer container's own store
+        store = container.checkpoint_store()
     publish(stack, *events(tenant, 2))
     pollers.drain()
     stale = next(store.newest(str(tenant)))
@@ -181,7 +182,8 @@ def test_a_signing_fault_is_retried_and_nothing_is_lost(
 ) -> None:
     from botocore.exceptions import ClientError
 
-    signer = container.signer()
+    with container.inside("SealAuditLogFunction"):  # the sealer container's own signer
+        signer = container.signer()
     real = signer.sign
     failures = {"left": 2}
 
@@ -550,7 +552,8 @@ def test_a_period_reads_only_its_part_of_the_chain_and_cannot_be_steered(
 ) -> None:
     from audit_service.integrity.verifier import verify as check
 
-    sealer = container.sealer()
+    with container.inside("SealAuditLogFunction"):
+        sealer = container.sealer()
     base = datetime.now(UTC) - timedelta(days=3)
     for day in range(3):  # three batches, sealed a day apart, of events that happened then
         monkeypatch.setattr(sealer, "_clock", lambda day=day: base + timedelta(days=day, minutes=1))
@@ -605,7 +608,8 @@ def test_a_large_bundle_is_linked_from_the_exports_bucket(
 ) -> None:
     from urllib.parse import urlparse
 
-    monkeypatch.setattr(container.bundle_delivery(), "_inline_bytes", 1000)  # as if it were over 5 MB
+    with container.inside("ExportTenantAuditLogFunction"):  # that function's own collaborator
+        monkeypatch.setattr(container.bundle_delivery(), "_inline_bytes", 1000)  # as if it were over 5 MB
     result = api.request("GET", f"/audit/tenants/{tenant}/export", key=auditor)
     assert result.status == 303
     location = result.headers["Location"]

@@ -2,16 +2,66 @@
 
 Heavy imports (the Encryption SDK adds ~100 ms) happen on first use, so a
 function only pays for what its requests actually need.
+
+On Lambda a process is one container. The local cloud runs every function in
+one process; it names the container whose code is running in
+``CURRENT_CONTAINER``, and each gets its own collaborators (its own caches of
+plans, roles and data keys), as separate Lambda containers would. Outside any
+function (the operator's tool, a test) the name is None.
 """
 
 from __future__ import annotations
 
-from functools import cache
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from functools import update_wrapper
 from typing import TYPE_CHECKING
 
 from audit_service.aws import client, reset_clients
 from audit_service.config import get_settings
 from audit_service.dal.accounts import AccountsRepository
+
+CURRENT_CONTAINER: ContextVar[str | None] = ContextVar("audit_service_container", default=None)
+
+
+class _PerContainer[T]:
+    def __init__(self, factory: Callable[[], T]) -> None:
+        self._factory = factory
+        self._instances: dict[str | None, T] = {}
+        self._lock = threading.RLock()
+        update_wrapper(self, factory)
+
+    def __call__(self) -> T:
+        name = CURRENT_CONTAINER.get()
+        try:
+            return self._instances[name]
+        except KeyError:
+            with self._lock:
+                if name not in self._instances:
+                    self._instances[name] = self._factory()
+                return self._instances[name]
+
+    def cache_clear(self) -> None:
+        with self._lock:
+            self._instances.clear()
+
+
+def cache[T](factory: Callable[[], T]) -> _PerContainer[T]:
+    """One instance per container (see the module's docstring)."""
+    return _PerContainer(factory)
+
+
+@contextmanager
+def inside(container: str | None) -> Iterator[None]:
+    """Run a block as the named container would (tests and benches reach a function's own collaborators)."""
+    token = CURRENT_CONTAINER.set(container)
+    try:
+        yield
+    finally:
+        CURRENT_CONTAINER.reset(token)
+
 
 if TYPE_CHECKING:
     from audit_service.crypto.envelope import Envelope

@@ -1,0 +1,190 @@
+"""Least privilege, checked by use: every AWS call a function makes in the tests must be allowed by its role.
+
+moto does not enforce IAM, so a missing permission would only show on AWS. Each
+call made while a function's code runs (``localcloud.runtime.CURRENT_FUNCTION``)
+is recorded at botocore and turned into the IAM actions and resource ARNs AWS
+would check (one per item of a transaction, the key of an SSE-KMS queue as
+well as the queue). After each test, every one must match a statement of that
+function's policy in ``template.yaml``, resolved against the test's stack.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import botocore.client
+
+from localcloud.provision import Stack
+from localcloud.runtime import CURRENT_FUNCTION
+from localcloud.template import function_properties, load
+
+TEMPLATE = load()
+
+
+@dataclass(frozen=True)
+class Call:
+    function: str
+    service: str
+    operation: str
+    params: dict[str, Any]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def recording(self) -> Iterator[Recorder]:
+        original = botocore.client.BaseClient._make_api_call
+
+        def recorded(client: Any, operation: str, params: Any) -> Any:
+            function = CURRENT_FUNCTION.get()
+            if function is not None:
+                with self._lock:
+                    self.calls.append(Call(function, client.meta.service_model.service_name, operation, dict(params)))
+            return original(client, operation, params)
+
+        botocore.client.BaseClient._make_api_call = recorded  # type: ignore[method-assign]
+        try:
+            yield self
+        finally:
+            botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+
+class Resources:
+    """Physical names of the stack's resources -> their ARNs, as IAM sees them."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        attributes = stack.resolver.attributes
+        self.tables = {
+            stack.ref(logical): arn
+            for (logical, name), arn in attributes.items()
+            if name == "Arn" and str(arn).startswith("arn:aws:dynamodb:")
+        }
+        self.queues = {
+            attributes[(logical, "QueueUrl")]: (attributes[(logical, "Arn")], self._queue_key(logical))
+            for (logical, name) in list(attributes)
+            if name == "QueueUrl"
+        }
+        self.keys = {
+            attributes[(logical, "KeyId")]: attributes[(logical, "Arn")]
+            for (logical, name) in list(attributes)
+            if name == "KeyId"
+        }
+        self.buses = {
+            stack.ref(logical): attributes[(logical, "Arn")]
+            for logical, resource in TEMPLATE["Resources"].items()
+            if resource["Type"] == "AWS::Events::EventBus"
+        }
+
+    def _queue_key(self, logical: str) -> str | None:
+        key = TEMPLATE["Resources"][logical].get("Properties", {}).get("KmsMasterKeyId")
+        return str(self.stack.resolver.resolve(key)) if key else None
+
+    def key_arn(self, key_id: str) -> str:
+        if key_id.startswith("arn:"):
+            return key_id
+        if key_id.startswith("alias/"):
+            alias = key_id
+            for logical, resource in TEMPLATE["Resources"].items():
+                if resource["Type"] == "AWS::KMS::Alias" and self.stack.ref(logical) == alias:
+                    return self.keys[self.stack.resolver.resolve(resource["Properties"]["TargetKeyId"])]
+        return self.keys.get(key_id, key_id)
+
+
+def required(call: Call, resources: Resources) -> list[tuple[str, str]]:
+    """The (action, resource ARN) pairs IAM checks for one call."""
+    service, operation, params = call.service, call.operation, call.params
+    if service == "dynamodb":
+        return _dynamodb(operation, params, resources)
+    if service == "kms":
+        return [(f"kms:{operation}", resources.key_arn(str(params.get("KeyId", "*"))))]
+    if service == "sqs":
+        arn, key = resources.queues[params["QueueUrl"]]
+        action = {"SendMessageBatch": "SendMessage", "DeleteMessageBatch": "DeleteMessage"}.get(operation, operation)
+        needs = [(f"sqs:{action}", arn)]
+        if key and action in ("SendMessage", "ReceiveMessage"):  # SSE-KMS: SQS uses the key as the caller
+            key_arn = resources.key_arn(key)
+            needs += (
+                [("kms:GenerateDataKey", key_arn), ("kms:Decrypt", key_arn)]
+                if action == "SendMessage"
+                else [("kms:Decrypt", key_arn)]
+            )
+        return needs
+    if service == "s3":
+        bucket = f"arn:aws:s3:::{params['Bucket']}"
+        if operation == "DeleteObjects":
+            return [("s3:DeleteObject", f"{bucket}/{item['Key']}") for item in params["Delete"]["Objects"]]
+        if operation in ("ListObjectsV2", "ListObjects"):
+            return [("s3:ListBucket", bucket)]
+        return [(f"s3:{operation}", f"{bucket}/{params['Key']}")]
+    if service == "events":
+        return [
+            ("events:PutEvents", resources.buses.get(entry.get("EventBusName", "default"), "default"))
+            for entry in params["Entries"]
+        ]
+    if service == "stepfunctions":
+        arn = params.get("stateMachineArn") or params.get("executionArn")
+        return [(f"states:{operation}", str(arn))]
+    return [(f"{service}:{operation}", "*")]
+
+
+def _dynamodb(operation: str, params: dict[str, Any], resources: Resources) -> list[tuple[str, str]]:
+    if operation == "TransactWriteItems":
+        actions = {
+            "Put": "PutItem",
+            "Update": "UpdateItem",
+            "Delete": "DeleteItem",
+            "ConditionCheck": "ConditionCheckItem",
+        }
+        return [
+            (f"dynamodb:{actions[kind]}", resources.tables[body["TableName"]])
+            for item in params["TransactItems"]
+            for kind, body in item.items()
+        ]
+    if operation in ("BatchGetItem", "BatchWriteItem"):
+        return [(f"dynamodb:{operation}", resources.tables[table]) for table in params["RequestItems"]]
+    arn = resources.tables[params["TableName"]]
+    if "IndexName" in params:
+        arn = f"{arn}/index/{params['IndexName']}"
+    return [(f"dynamodb:{operation}", arn)]
+
+
+def statements(stack: Stack, function: str) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for policy in function_properties(TEMPLATE, function).get("Policies", []):
+        found.extend(stack.resolver.resolve(policy["Statement"]))
+    return found
+
+
+def allowed(policy: list[dict[str, Any]], action: str, resource: str) -> bool:
+    for statement in policy:
+        if statement.get("Effect") != "Allow":
+            continue
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        targets = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+        if any(fnmatch.fnmatchcase(action, pattern) for pattern in actions) and any(
+            fnmatch.fnmatchcase(resource, str(pattern)) for pattern in targets
+        ):
+            return True
+    return False
+
+
+def denied(calls: list[Call], stack: Stack) -> list[str]:
+    """What AWS would refuse: one line per (function, action, resource) the function's role does not allow."""
+    resources = Resources(stack)
+    problems: set[str] = set()
+    policies: dict[str, list[dict[str, Any]]] = {}
+    for call in calls:
+        policy = policies.setdefault(call.function, statements(stack, call.function))
+        for action, resource in required(call, resources):
+            if not allowed(policy, action, resource):
+                problems.add(f"{call.function}: {action} on {resource} ({call.service}.{call.operation})")
+    return sorted(problems)
