@@ -9,6 +9,8 @@ SAM_VENV := .tools/sam
 SAM := $(SAM_VENV)/bin/sam
 STAMP := $(VENV)/.installed
 SAM_STAMP := $(SAM_VENV)/.installed
+CHECKOV_VENV := .tools/checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
@@ -23,6 +25,11 @@ $(STAMP): requirements-dev.txt layers/shared/requirements.txt pyproject.toml
 $(SAM_STAMP): requirements-sam.txt
 	test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install -q -r requirements-sam.txt
+	touch $@
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install -q -r requirements-checkov.txt
 	touch $@
 
 install: $(STAMP)
@@ -43,9 +50,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy layers/shared/audit_service localcloud functions bench
 
-template: $(STAMP) $(SAM_STAMP)
+# cfn-lint, SAM's own lint, and checkov (security findings: fixed, or suppressed with a reason; .checkov.yaml).
+template: $(STAMP) $(SAM_STAMP) $(CHECKOV_STAMP)
 	$(BIN)/cfn-lint template.yaml
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(SAM) validate --lint --region us-east-1
+	$(CHECKOV_VENV)/bin/checkov -f template.yaml --config-file .checkov.yaml
 
 # sam build runs pip for the layer with Python 3.13 from the project's venv.
 build: $(STAMP) $(SAM_STAMP)

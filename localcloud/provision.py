@@ -23,7 +23,10 @@ ACCOUNT_ID = "123456789012"
 NOT_EMULATED = {
     "AWS::Lambda::Permission": "invocation permissions are not enforced in-process",
     "AWS::SQS::QueuePolicy": "moto does not enforce resource policies",
+    "AWS::S3::BucketPolicy": "moto does not enforce resource policies",
     "AWS::IAM::Role": "moto does not enforce IAM; roles are checked by tests on the template",
+    "AWS::ApiGateway::Account": "an account-wide setting of API Gateway, which the local gateway does not need",
+    "AWS::CloudFormation::WaitConditionHandle": "only orders resources in a CloudFormation deployment",
 }
 
 
@@ -176,6 +179,8 @@ class Provisioner:
         kind = resource["Type"]
         if kind in NOT_EMULATED:
             return
+        if "Condition" in resource and not self.stack.resolver.condition(resource["Condition"]):
+            return  # left out, as CloudFormation leaves it out
         creator = {
             "AWS::KMS::Key": self._kms_key,
             "AWS::KMS::Alias": self._kms_alias,
@@ -189,6 +194,10 @@ class Provisioner:
             "AWS::Serverless::Api": self._api,
             "AWS::Serverless::StateMachine": self._state_machine,
             "AWS::WAFv2::WebACL": self._web_acl,
+            "AWS::Logs::LogGroup": self._log_group,
+            "AWS::SNS::Topic": self._topic,
+            "AWS::SNS::Subscription": self._subscription,
+            "AWS::CloudWatch::Alarm": self._alarm,
             "AWS::WAFv2::WebACLAssociation": self._web_acl_association,
         }.get(kind)
         if creator is None:
@@ -423,6 +432,34 @@ class Provisioner:
             )
         self.stack.apis[logical_id] = api
         self._set(logical_id, f"local{logical_id.lower()}", Stage=api.stage)
+
+    def _log_group(self, logical_id: str, props: dict[str, Any]) -> None:
+        name = props.get("LogGroupName", f"/{self.stack.name}/{logical_id}")
+        logs = self._clients("logs")
+        logs.create_log_group(logGroupName=name)
+        if "RetentionInDays" in props:
+            logs.put_retention_policy(logGroupName=name, retentionInDays=int(props["RetentionInDays"]))
+        self._set(logical_id, name, Arn=self._arn("logs", f"log-group:{name}:*"))
+
+    def _topic(self, logical_id: str, props: dict[str, Any]) -> None:
+        attributes = {name: str(props[name]) for name in ("DisplayName", "KmsMasterKeyId") if name in props}
+        arn = self._clients("sns").create_topic(
+            Name=props.get("TopicName", self._name(logical_id)), Attributes=attributes
+        )["TopicArn"]
+        self._set(logical_id, arn, TopicArn=arn, TopicName=arn.rsplit(":", 1)[1])
+
+    def _subscription(self, logical_id: str, props: dict[str, Any]) -> None:
+        arn = self._clients("sns").subscribe(
+            TopicArn=props["TopicArn"], Protocol=props["Protocol"], Endpoint=props["Endpoint"]
+        )["SubscriptionArn"]
+        self._set(logical_id, arn)
+
+    def _alarm(self, logical_id: str, props: dict[str, Any]) -> None:
+        """Created so that describe-alarms shows them; the embedded AWS does not evaluate them."""
+        name = props.get("AlarmName", self._name(logical_id))
+        args = {key: value for key, value in props.items() if key != "AlarmName"}
+        self._clients("cloudwatch").put_metric_alarm(AlarmName=name, **args)
+        self._set(logical_id, name, Arn=self._arn("cloudwatch", f"alarm:{name}"))
 
     def _web_acl(self, logical_id: str, props: dict[str, Any]) -> None:
         """Emulated by the local gateway (localcloud/waf.py), as API Gateway is."""

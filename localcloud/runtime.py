@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from types import ModuleType
 from typing import Any
 
-from audit_service.container import CURRENT_CONTAINER
+from audit_service.container import CURRENT_CONTAINER, forget
 from localcloud.provision import FunctionSpec, Stack
 
 # The function whose code is running in this thread (None outside any invocation): each gets its own
@@ -91,6 +91,7 @@ class Container:
         """Throw the container away: the next invocation is a cold start."""
         with self._lock:
             self._module = None
+            forget(self.spec.logical_id)
 
     def invoke(self, event: Any) -> Any:
         with self._lock:

@@ -57,6 +57,10 @@ def _handle(raw_event: dict[str, Any], _context: Any) -> dict[str, Any] | None:
         logger.info("authentication failed", extra={"reason": failure.reason.value})
         metrics.add_metric(name="AuthenticationFailed", unit="Count", value=1)
         return None
+    except Exception:
+        # Lambda's Errors metric counts every refused key too; this one only the authorizer's own faults.
+        metrics.add_metric(name="AuthorizerFaults", unit="Count", value=1)
+        raise
 
     logger.append_keys(user_id=principal.user_id)
     arn = event.parsed_arn

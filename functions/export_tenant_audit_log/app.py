@@ -27,15 +27,20 @@ def export_tenant_audit_log(tenant_id: Annotated[int, Path(ge=1)]) -> Response[s
     """A bundle of records, checkpoints, blocks and the public key (``ld-audit-admin bundle verify``).
 
     Records are in their stored form: personal data stays encrypted. A bundle
-    over 5 MB is answered with 303 See Other to a presigned S3 URL (one hour)
-    of the same JSON.
+    over 5 MB is answered with 303 See Other to a presigned S3 URL of the same
+    JSON, valid for a minute, issued only to this reader; the access-log record
+    names the export (``object_id``).
     """
     only_query_parameters(app, {"from", "to"})
     principal = authorize(app, Permission.AUDIT_READ, tenant_id=tenant_id)
     period = TimeRange.parse(app.current_event.query_string_parameters or {})
-    answer = delivery.deliver(tenant_id, integrity.export(tenant_id, period))
+    answer = delivery.deliver(tenant_id, integrity.export(tenant_id, period), reader_id=principal.user_id)
     access_log.record(
-        actor_id=principal.user_id, action="audit_log.export", tenant_id=tenant_id, request=request_metadata(app)
+        actor_id=principal.user_id,
+        action="audit_log.export",
+        tenant_id=tenant_id,
+        request=request_metadata(app),
+        object_id=answer.export_id,
     )
     if answer.location is not None:
         body = json.dumps({"location": answer.location})

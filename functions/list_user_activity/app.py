@@ -31,7 +31,12 @@ def list_user_activity(
     principal = current_principal(app)
     logger.append_keys(user_id=principal.user_id)
     filters = AuditFilters(type=type, period=TimeRange.parse(app.current_event.query_string_parameters or {}))
-    result = audit_log.user_activity(principal.user_id, PageRequest(page=page, results=results, cursor=cursor), filters)
+    result = audit_log.user_activity(
+        principal.user_id,
+        PageRequest(page=page, results=results, cursor=cursor),
+        filters,
+        member_of=set(principal.roles),
+    )
     access_log.record(
         actor_id=principal.user_id,
         action="user_activity.read",

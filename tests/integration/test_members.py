@@ -239,3 +239,36 @@ def test_another_tenants_members_are_out_of_reach(api: Api, demo: dict[str, Any]
     ):
         status, body = api.call(method, path, owner["api_key"], {"role": "admin"} if method == "PATCH" else None)
         assert status == 403 and body["error"]["code"] == "forbidden", path
+
+
+def test_a_former_member_sees_their_actions_in_a_tenant_they_left_but_not_its_data(
+    api: Api, demo: dict[str, Any]
+) -> None:
+    tenant_id = demo["tenants"][0]["id"]
+    owner, member = user(demo, "owner"), user(demo, "member")
+    assert (
+        api.call("PATCH", f"/tenants/{tenant_id}/members/{member['id']}", owner["api_key"], {"role": "admin"})[0] == 200
+    )
+    container.authenticator.cache_clear()
+    api.gateway.runtime.containers["AuthorizerFunction"].recycle()
+    status, _ = api.call(
+        "POST",
+        f"/tenants/{tenant_id}/invitations",
+        member["api_key"],
+        {"email": "new.comer@example.com", "role": "member"},
+    )
+    assert status == 201
+
+    def invitation_record() -> dict[str, Any]:
+        _, activity = api.call("GET", "/audit/users/activity?type=invitation_created", member["api_key"])
+        (record,) = activity["data"]
+        return dict(record)
+
+    while_member = invitation_record()
+    assert while_member["withheld"] is False and while_member["current"]["email"] == "new.comer@example.com"
+    assert api.call("DELETE", f"/tenants/{tenant_id}/members/{member['id']}", owner["api_key"])[0] == 204
+    api.gateway.runtime.containers["AuthorizerFunction"].recycle()
+
+    after = invitation_record()
+    assert after["withheld"] is True and after["tenant"] == tenant_id and after["type"] == "invitation_created"
+    assert after["current"] is None and after["previous"] is None and after["timestamp"] == while_member["timestamp"]

@@ -618,7 +618,13 @@ def test_a_large_bundle_is_linked_from_the_exports_bucket(
     assert "X-Amz-Signature" in url.query or "Signature" in url.query
     bucket = stack.ref("ExportsBucket")
     key = url.path.lstrip("/").removeprefix(f"{bucket}/")
-    assert key.startswith(f"audit-exports/{tenant}/")
+    assert key.startswith(f"audit-exports/{tenant}/") and len(key.split("/")) == 4  # .../<tenant>/<reader>/<id>.json
+    export_id = key.rsplit("/", 1)[1].removesuffix(".json")
+    query = dict(pair.split("=", 1) for pair in url.query.split("&"))
+    assert query.get("X-Amz-Expires") == "60" or "Expires" in query  # a minute, not an hour
+    _, page = api.call("GET", f"/audit/tenants/{tenant}/access", auditor)
+    exported = [r for r in page["data"] if r["action"] == "audit_log.export"]
+    assert exported[0]["object_id"] == export_id  # the access log names what was handed out
     bundle = json.loads(clients("s3").get_object(Bucket=bucket, Key=key)["Body"].read())
     assert verify_bundle(bundle, public_key=container.signer().public_key()).verified
     assert {e["event_id"] for e in sealed} <= {item["sk"]["S"] for item in bundle["records"]}

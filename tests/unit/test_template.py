@@ -113,3 +113,88 @@ def test_every_route_is_behind_the_api_key_authorizer() -> None:
         for event in function_properties(TEMPLATE, function).get("Events", {}).values():
             if event["Type"] == "Api":
                 assert "Auth" not in event["Properties"], f"{function} overrides the authorizer"
+
+
+# ---------------------------------------------------------------- detection (issue #10, 8)
+ROOT = __import__("pathlib").Path(__file__).resolve().parents[2]
+ALARMS = {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+
+
+def _emitted_metrics() -> set[str]:
+    """Every metric name the code publishes (Powertools EMF, namespace AuditCompliance)."""
+    names: set[str] = set()
+    for path in [*ROOT.glob("functions/*/app.py"), *ROOT.glob("layers/shared/audit_service/**/*.py")]:
+        names |= set(re.findall(r'add_metric\(name="([A-Za-z]+)"', path.read_text()))
+    return names
+
+
+def _metric(alarm: dict[str, Any]) -> tuple[str, str, list[dict[str, Any]]]:
+    if "Metrics" in alarm:
+        (stat,) = [m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m]
+        return stat["Namespace"], stat["MetricName"], stat.get("Dimensions", [])
+    return alarm["Namespace"], alarm["MetricName"], alarm.get("Dimensions", [])
+
+
+def test_every_alarm_notifies_the_alarm_topic() -> None:
+    assert ALARMS
+    for name, alarm in ALARMS.items():
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}], name
+        assert alarm.get("TreatMissingData") == "notBreaching", name  # no data is no problem, not an alarm
+    topic = RESOURCES["AlarmTopic"]["Properties"]
+    assert topic["KmsMasterKeyId"] == {"Ref": "OperationsKey"}
+    subscription = RESOURCES["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail" and subscription["Properties"]["Endpoint"] == {
+        "Ref": "AlarmEmail"
+    }
+
+
+def test_each_alarm_watches_a_metric_that_exists() -> None:
+    from audit_service.observability import NAMESPACE, SERVICE
+
+    emitted = _emitted_metrics()
+    for name, alarm in ALARMS.items():
+        namespace, metric, dimensions = _metric(alarm)
+        if namespace == NAMESPACE:
+            assert metric in emitted, f"{name}: nothing publishes {metric}"
+            assert dimensions == [{"Name": "service", "Value": SERVICE}], f"{name}: Powertools' dimension is service"
+        elif namespace == "AWS/SQS":
+            ((dimension,),) = [dimensions]
+            queue = dimension["Value"]["Fn::GetAtt"]
+            assert queue[1] == "QueueName" and RESOURCES[queue[0]]["Type"] == "AWS::SQS::Queue", name
+        elif namespace == "AWS/ApiGateway":
+            api_name = RESOURCES["Api"]["Properties"]["Name"]
+            assert {"Name": "ApiName", "Value": api_name} in dimensions, f"{name}: not the API's name"
+            assert {"Name": "Stage", "Value": {"Ref": "Stage"}} in dimensions, name
+        elif namespace == "AWS/States":
+            assert dimensions == [{"Name": "StateMachineArn", "Value": {"Ref": "EraseAccountStateMachine"}}], name
+        else:
+            raise AssertionError(f"{name}: unexpected namespace {namespace}")
+
+
+def test_the_detections_the_issue_asks_for_all_exist() -> None:
+    watched = {_metric(alarm)[1] for alarm in ALARMS.values()}
+    assert {"RecordsChangedBehindService", "RecordsRejected", "AuthorizerFaults", "5XXError"} <= watched
+    assert {"AuthenticationFailed", "PermissionDenied"} <= {
+        _metric(a)[1] for a in ALARMS.values() if a.get("ComparisonOperator") == "GreaterThanUpperThreshold"
+    }, "anomaly detection on failed logins and denials"
+    dead_letter_queues = {
+        r["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for r in RESOURCES.values()
+        if r["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in r["Properties"]
+    } | {"SealerDeadLetterQueue"}
+    alarmed = {_metric(a)[2][0]["Value"]["Fn::GetAtt"][0] for a in ALARMS.values() if _metric(a)[0] == "AWS/SQS"}
+    assert dead_letter_queues == alarmed, "every dead-letter queue has its alarm"
+    for zero_tolerance in ("RecordsChangedBehindServiceAlarm", "RecordsRejectedAlarm"):
+        assert ALARMS[zero_tolerance]["Threshold"] == 0 and ALARMS[zero_tolerance]["Period"] == 60
+
+
+def test_background_functions_reserve_their_concurrency_and_queues_use_our_key() -> None:
+    for function in FUNCTIONS:
+        properties = function_properties(TEMPLATE, function)
+        kinds = {event["Type"] for event in properties.get("Events", {}).values()}
+        background = bool(kinds & {"SQS", "DynamoDB"}) or function.endswith("StepsFunction")
+        if background:
+            assert "ReservedConcurrentExecutions" in properties, f"{function}: a flood could starve it"
+    for name, resource in RESOURCES.items():
+        if resource["Type"] == "AWS::SQS::Queue":
+            assert resource["Properties"].get("KmsMasterKeyId") == {"Ref": "OperationsKey"}, name

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import update_wrapper
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from audit_service.aws import client, reset_clients
 from audit_service.config import get_settings
@@ -32,6 +32,7 @@ class _PerContainer[T]:
         self._instances: dict[str | None, T] = {}
         self._lock = threading.RLock()
         update_wrapper(self, factory)
+        _FACTORIES.append(self)
 
     def __call__(self) -> T:
         name = CURRENT_CONTAINER.get()
@@ -46,6 +47,19 @@ class _PerContainer[T]:
     def cache_clear(self) -> None:
         with self._lock:
             self._instances.clear()
+
+    def forget(self, container: str | None) -> None:
+        with self._lock:
+            self._instances.pop(container, None)
+
+
+_FACTORIES: list[_PerContainer[Any]] = []
+
+
+def forget(container: str | None) -> None:
+    """Drop one container's collaborators: its next use starts cold (the local cloud recycling a container)."""
+    for factory in _FACTORIES:
+        factory.forget(container)
 
 
 def cache[T](factory: Callable[[], T]) -> _PerContainer[T]:

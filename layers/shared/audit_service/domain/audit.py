@@ -105,3 +105,5 @@ class AuditRecordView(BaseModel):
     previous: dict[str, Any] | None
     current: dict[str, Any] | None
     tenant: int | None = None
+    # the user's activity only: a tenant the user has left keeps its data (values, resource names) to itself
+    withheld: bool = False

@@ -46,8 +46,9 @@ class AccessLog:
         request: RequestMetadata,
         tenant_id: int | None = None,
         subject_user_id: int | None = None,
+        object_id: str | None = None,
     ) -> str:
-        """Append one access-log record; returns its id."""
+        """Append one access-log record; returns its id. ``object_id`` names what was handed out (an export)."""
         now = utc_now()
         plan = self._tenants.plan_of(tenant_id) if tenant_id is not None else None
         owner = tenant_id if plan is not None else None
@@ -69,6 +70,7 @@ class AccessLog:
             "tenant_id": str(owner) if owner is not None else None,
             "actor_id": str(actor_id),
             "subject_user_id": str(subject_user_id) if subject_user_id is not None else None,
+            "object_id": object_id,
             "request_id": request.request_id,
             "expires_at": int((now + timedelta(days=days)).timestamp()),
         }
@@ -91,6 +93,7 @@ class AccessLog:
             "action": values["type"],
             "actor": {"id": int(values["actor_id"])},
             "subject": {"id": int(subject)} if subject else None,
+            **({"object_id": values["object_id"]} if values.get("object_id") else {}),
             "request_id": values.get("request_id"),
             "source_ip": fields["source_ip"],
             "user_agent": fields["user_agent"],

@@ -145,7 +145,12 @@ class AuditLog:
             view=lambda record: self._view(record, with_tenant=False),
         )
 
-    def user_activity(self, user_id: int, request: PageRequest, filters: AuditFilters | None = None) -> Page:
+    def user_activity(
+        self, user_id: int, request: PageRequest, filters: AuditFilters | None = None, *, member_of: set[int]
+    ) -> Page:
+        """The user's own actions, newest first. In a tenant the user no longer belongs to (``member_of``),
+        the record shows that they did something, when and where, but not the tenant's data: its values
+        and resource names are withheld (docs/api.md)."""
         filters = filters or AuditFilters()
         query = retained(
             BY_AUTHOR,
@@ -159,18 +164,19 @@ class AuditLog:
             query,
             request,
             scope=f"user:{user_id}",
-            view=lambda record: self._view(record, with_tenant=True),
+            view=lambda record: self._view(record, with_tenant=True, member_of=member_of),
         )
 
-    def _view(self, record: StoredRecord, *, with_tenant: bool) -> dict[str, Any]:
+    def _view(self, record: StoredRecord, *, with_tenant: bool, member_of: set[int] | None = None) -> dict[str, Any]:
         values = record.attributes
         tenant_id = int(values["tenant_id"]) if values.get("tenant_id") else None
         fields = self._envelope.open(record.sealed, context=tenant_context(tenant_id), bind=f"{record.pk}|{record.sk}")
         names = fields["names"]
+        withheld = member_of is not None and tenant_id is not None and tenant_id not in member_of
 
         def ref(kind: str) -> RefView | None:
             identifier = values.get(f"{kind}_id")
-            return RefView(id=int(identifier), name=names[kind]) if identifier is not None else None
+            return RefView(id=int(identifier), name=names[kind]) if identifier is not None and not withheld else None
 
         event_type = str(values["type"])
         view = AuditRecordView(
@@ -182,8 +188,9 @@ class AuditLog:
             environment=ref("environment"),
             deployment=ref("deployment"),
             timestamp=record.ts_key.split("#", 1)[0],
-            previous=fields["previous"],
-            current=fields["current"],
+            previous=None if withheld else fields["previous"],
+            current=None if withheld else fields["current"],
             tenant=tenant_id if with_tenant else None,
+            withheld=withheld,
         )
-        return view.model_dump(exclude=None if with_tenant else {"tenant"})
+        return view.model_dump(exclude=None if with_tenant else {"tenant", "withheld"})

@@ -56,15 +56,16 @@ SEALED_AFTER_EVENT_SKEW = MAX_CLOCK_SKEW + timedelta(minutes=1)
 # export reads at most MAX_EXPORT_RECORDS (narrow the period for more).
 INLINE_BYTES = 5_000_000
 MAX_EXPORT_RECORDS = 200_000
-LINK_SECONDS = 3600
+LINK_SECONDS = 60  # the reader follows the 303 at once; a leaked link dies within a minute
 
 
 @dataclass(frozen=True)
 class Delivery:
-    """A bundle answered inline (``body``), or stored and linked (``location``)."""
+    """A bundle answered inline (``body``), or stored and linked (``location``, the stored export's ``export_id``)."""
 
     body: bytes | None = None
     location: str | None = None
+    export_id: str | None = None
 
 
 class BundleDelivery:
@@ -73,16 +74,20 @@ class BundleDelivery:
         self._bucket = bucket
         self._inline_bytes = inline_bytes
 
-    def deliver(self, tenant_id: int, bundle: dict[str, Any]) -> Delivery:
+    def deliver(self, tenant_id: int, bundle: dict[str, Any], *, reader_id: int) -> Delivery:
+        """Inline, or stored under the reader's id and linked for ``LINK_SECONDS``: the link is handed only to
+        the reader who asked (an authenticated, ``audit:read``, access-logged request), names the export the
+        access log records, and dies within a minute."""
         body = json.dumps(bundle, separators=(",", ":")).encode()
         if len(body) <= self._inline_bytes:
             return Delivery(body=body)
-        key = f"audit-exports/{tenant_id}/{uuid.uuid4()}.json"
+        export_id = uuid.uuid4().hex
+        key = f"audit-exports/{tenant_id}/{reader_id}/{export_id}.json"
         self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="application/json")
         url = self._s3.generate_presigned_url(
             "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=LINK_SECONDS
         )
-        return Delivery(location=str(url))
+        return Delivery(location=str(url), export_id=export_id)
 
 
 class NotSealedYet(Conflict):
