@@ -126,7 +126,10 @@ class LocalCloud:
             **self.demo,
         }
         self.options.state_file.parent.mkdir(parents=True, exist_ok=True)
-        self.options.state_file.write_text(json.dumps(state, indent=2))
+        # Written whole, then renamed: whoever waits for the file never reads half of it.
+        partial = self.options.state_file.with_suffix(".partial")
+        partial.write_text(json.dumps(state, indent=2))
+        partial.replace(self.options.state_file)
 
     def stop(self) -> None:
         if self._mailer is not None:

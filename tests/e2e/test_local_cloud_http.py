@@ -90,7 +90,7 @@ def _admin(cloud: dict[str, Any], *args: str) -> dict[str, Any]:
     """``ld-audit-admin --local`` against the running cloud, as an operator would use it."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     done = subprocess.run(
-        [sys.executable, "-m", "audit_service.admin", "--local", str(cloud["state"]), *args],
+        [sys.executable, "-m", "audit_service.admin", "--local", "--state-file", str(cloud["state"]), *args],
         cwd=ROOT,
         env=env,
         capture_output=True,

@@ -66,11 +66,10 @@ def _parser() -> argparse.ArgumentParser:
     target = parser.add_mutually_exclusive_group()
     target.add_argument("--stack", help="read table names and key ARNs from this CloudFormation stack's outputs")
     target.add_argument(
-        "--local",
-        nargs="?",
-        const=".local/demo.json",
-        metavar="STATE_FILE",
-        help="use the running local cloud (`make run`), described by its state file",
+        "--local", action="store_true", help="use the running local cloud (`make run`), described by its state file"
+    )
+    parser.add_argument(
+        "--state-file", default=".local/demo.json", help="the local cloud's state file (default .local/demo.json)"
     )
     groups = parser.add_subparsers(dest="group", required=True)
 
@@ -223,7 +222,7 @@ def run(argv: Sequence[str]) -> dict[str, Any]:
     if args.stack:
         _use_stack(args.stack)
     elif args.local:
-        _use_local(args.local)
+        _use_local(args.state_file)
     if command_of(args) == ("account", "erase"):
         return _erase(args.user, args.wait)
     if command_of(args) == ("security", "list"):
@@ -332,6 +331,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(result, indent=2))
     except (DomainError, ValidationError, ValueError, OSError) as error:
         message = error.message if isinstance(error, DomainError) else str(error)
+        if isinstance(error, ValidationError) and error.title == "Settings":
+            message = "which deployment? use --stack NAME (a deployed stack) or --local (the local cloud of make run)"
         print(json.dumps({"error": message}), file=sys.stderr)
         return 1
     return 2 if result.get("verified") is False else 0
