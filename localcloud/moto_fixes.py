@@ -5,15 +5,31 @@
   after the first one fails with "cannot pickle '_thread.RLock' object". The
   clone only needs the definition and settings, so it is made without the
   executions (and shares the backend, which it never changes).
+- DynamoDB ``TransactWriteItems``: moto deep-copies every table the
+  transaction touches and, when it is cancelled, swaps the copies in. The
+  writes made before the failing item have already been streamed, and the
+  stream a poller holds is no longer the table's: on ``make run`` sealing
+  stopped for good after the first 409. On AWS a cancelled transaction writes
+  and streams nothing. Here every condition is checked first; only when all
+  hold are the writes made, their stream records held back until the last one
+  succeeded, and a write that still fails (an invalid update) is undone item
+  by item, streaming nothing. No table is copied, so a transaction costs the
+  same on a large table as on a small one.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 
 def install() -> None:
+    _install_state_machine_copy()
+    _install_atomic_transactions()
+
+
+def _install_state_machine_copy() -> None:
     from moto.stepfunctions.models import StateMachine
 
     if getattr(StateMachine, "_localcloud_deepcopy", False):
@@ -30,3 +46,133 @@ def install() -> None:
 
     StateMachine.__deepcopy__ = _deepcopy  # type: ignore[attr-defined]
     StateMachine._localcloud_deepcopy = True  # type: ignore[attr-defined]
+
+
+def _install_atomic_transactions() -> None:
+    from moto.dynamodb.models import DynamoDBBackend
+
+    if getattr(DynamoDBBackend, "_localcloud_atomic", False):
+        return
+    DynamoDBBackend.transact_write_items = _transact_write_items  # type: ignore[method-assign]
+    DynamoDBBackend._localcloud_atomic = True  # type: ignore[attr-defined]
+
+
+def _transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
+    from moto.dynamodb.exceptions import (
+        ConditionalCheckFailed,
+        MultipleTransactionsException,
+        TooManyTransactionsException,
+        TransactionCanceledException,
+        TransactWriteSingleOpException,
+    )
+
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    targets: set[tuple[str, str]] = set()
+    prepared: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+    reasons: list[tuple[str | None, str | None, dict[str, Any] | None]] = []
+    for entry in transact_items:  # 1. check everything, change nothing
+        if len(entry) > 1:
+            raise TransactWriteSingleOpException
+        op_type, op = next(iter(entry.items()))
+        try:
+            key = _checked_key(self, op_type, op, targets)
+            reasons.append((None, None, None))
+            prepared.append((op_type, op, key))
+        except MultipleTransactionsException:
+            raise
+        except ConditionalCheckFailed as failed:
+            reasons.append(("ConditionalCheckFailed", str(failed.message), getattr(failed, "item", None)))
+        except Exception as error:  # noqa: BLE001 - reported as the item's cancellation reason, as moto does
+            reasons.append((type(error).__name__, str(error), None))
+    if any(code is not None for code, _, _ in reasons):
+        raise TransactionCanceledException(reasons)
+    _apply(self, prepared)
+
+
+def _checked_key(backend: Any, op_type: str, op: dict[str, Any], targets: set[tuple[str, str]]) -> dict[str, Any]:
+    """The item's key, once its condition holds (ConditionalCheckFailed otherwise)."""
+    from moto.dynamodb.comparisons import get_filter_expression
+    from moto.dynamodb.exceptions import ConditionalCheckFailed, MultipleTransactionsException
+
+    if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+        raise ValueError("Unsupported transaction operation")
+    table = backend.get_table(op["TableName"])
+    if op_type == "Put":
+        key = {table.hash_key_attr: op["Item"][table.hash_key_attr]}
+        if table.range_key_attr is not None:
+            key[table.range_key_attr] = op["Item"][table.range_key_attr]
+    else:
+        key = op["Key"]
+    target = (str(op["TableName"]), str(dict(sorted(key.items()))))
+    if target in targets:
+        raise MultipleTransactionsException()
+    targets.add(target)
+    current = backend.get_item(op["TableName"], key)
+    condition = op.get("ConditionExpression")
+    if condition is not None and not get_filter_expression(
+        condition, op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+    ).expr(current):
+        old = None
+        if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+            old = current.to_json()["Attributes"]
+        raise ConditionalCheckFailed(item=old)
+    return dict(key)
+
+
+def _apply(backend: Any, prepared: list[tuple[str, dict[str, Any], dict[str, Any]]]) -> None:
+    """2. make the writes, streaming them only once all are made; undo them (unstreamed) if one fails."""
+    tables = {op["TableName"]: backend.get_table(op["TableName"]) for _, op, _ in prepared}
+    held: list[tuple[Any, Any, Any]] = []
+    shards = {name: table.stream_shard for name, table in tables.items() if table.stream_shard is not None}
+    for shard in shards.values():
+        shard.add = _holding(shard, held)
+    undo: list[tuple[Any, Any, Any, Any]] = []
+    try:
+        for op_type, op, key in prepared:
+            table = tables[op["TableName"]]
+            hash_value, range_value = backend.get_keys_value(table, key)
+            undo.append((table, hash_value, range_value, copy.deepcopy(table.get_item(hash_value, range_value))))
+            names, values = op.get("ExpressionAttributeNames"), op.get("ExpressionAttributeValues")
+            if op_type == "Put":
+                backend.put_item(op["TableName"], op["Item"])
+            elif op_type == "Delete":
+                backend.delete_item(op["TableName"], key)
+            elif op_type == "Update":
+                backend.update_item(
+                    op["TableName"],
+                    key,
+                    update_expression=op["UpdateExpression"],
+                    expression_attribute_names=names,
+                    expression_attribute_values=values,
+                )
+    except Exception:
+        for table, hash_value, range_value, previous in reversed(undo):
+            _restore(table, hash_value, range_value, previous)
+        held.clear()
+        raise
+    finally:
+        for shard in shards.values():
+            del shard.add  # the class's add again
+    for shard, old, new in held:
+        shard.add(old, new)
+
+
+def _holding(shard: Any, held: list[tuple[Any, Any, Any]]) -> Callable[[Any, Any], None]:
+    def hold(old: Any, new: Any) -> None:
+        held.append((shard, old, new))
+
+    return hold
+
+
+def _restore(table: Any, hash_value: Any, range_value: Any, previous: Any) -> None:
+    """Put an item back as it was, without a stream record (the change it undoes was never streamed)."""
+    if range_value is not None:
+        if previous is None:
+            table.items[hash_value].pop(range_value, None)
+        else:
+            table.items[hash_value][range_value] = previous
+    elif previous is None:
+        table.items.pop(hash_value, None)
+    else:
+        table.items[hash_value] = previous

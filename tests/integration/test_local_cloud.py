@@ -9,11 +9,12 @@ from typing import Any
 
 import pytest
 
+from audit_service import container
 from localcloud.pollers import Pollers
 from localcloud.provision import Stack, provision
 from localcloud.runtime import Runtime, install_lambda_invoker
 from localcloud.template import load
-from tests.conftest import REGION, clients
+from tests.conftest import REGION, Api, clients, link_identity, scan_all, user
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests/fixtures/pollers/template.yaml"
@@ -122,3 +123,41 @@ def test_state_machine_lambda_task_runs_the_real_handler_in_process(
     assert json.loads(status["output"]) == {"batchItemFailures": []}
     assert _deliveries(stack) == {"from-sfn": 1}
     assert runtime.containers["Recorder"].invocations == 1
+
+
+def test_sealing_goes_on_after_a_cancelled_transaction(
+    api: Api, stack: Stack, demo: dict[str, Any], mailbox: Any
+) -> None:
+    """moto applied the writes before a failing item, streamed them, then swapped table copies in, so the
+    sealer kept reading a stream the table no longer wrote to (issue #11, 4). On AWS a cancelled transaction
+    writes and streams nothing; so does the local cloud now."""
+    from audit_service.services.notifications import NotificationType
+    from audit_service.services.pagination import TimeRange
+
+    tenant_id = demo["tenants"][0]["id"]
+    owner, member = user(demo, "owner"), user(demo, "member")
+    assert link_identity(api, mailbox, owner["api_key"], "github", "gh-98765")[0] == 201
+    api.drain()
+    audit_before = [i for i in scan_all(stack) if i["pk"]["S"].endswith("#audit")]
+
+    _, pending = api.call(
+        "POST", "/users/me/identities", member["api_key"], {"provider": "github", "external_id": "gh-98765"}
+    )
+    secret = mailbox.last(NotificationType.IDENTITY_LINK_REQUESTED, link_id=pending["id"]).content["secret"]
+    audit_requested = [i for i in scan_all(stack) if i["pk"]["S"].endswith("#audit")]
+    status, body = api.call(
+        "POST", f"/users/me/identities/{pending['id']}/confirm", member["api_key"], {"secret": secret}
+    )
+    assert status == 409, body  # cancelled inside the transaction: the provider account is someone else's
+    assert [i for i in scan_all(stack) if i["pk"]["S"].endswith("#audit")] == audit_requested  # nothing written
+    assert len(audit_requested) > len(audit_before)
+
+    assert (
+        api.call("PATCH", f"/tenants/{tenant_id}/members/{member['id']}", owner["api_key"], {"role": "auditor"})[0]
+        == 200
+    )
+    api.drain()
+    for owner_id in (tenant_id, "platform"):
+        report = container.integrity().verify(owner_id, TimeRange())
+        assert report.verified, report.findings
+        assert report.records_unsealed == 0 and report.records_checked > 0
