@@ -15,7 +15,10 @@ from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 
 from audit_service import container
 from audit_service.domain.errors import (
@@ -127,6 +130,27 @@ def create_app() -> APIGatewayRestResolver:
         ]
         return error_response(
             HTTPStatus.BAD_REQUEST, "invalid_request", "The request is not valid.", request_id(), details=details
+        )
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported_media_type(_: RequestUnsupportedContentType) -> Response[str]:
+        return error_response(
+            HTTPStatus.UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send the body as application/json.",
+            request_id(),
+        )
+
+    @app.exception_handler([RecursionError, UnicodeDecodeError, json.JSONDecodeError])
+    def _unreadable_body(error: Exception) -> Response[str]:
+        # Raised while the body is read, before any route code runs: nothing was written.
+        problem = "nested too deeply" if isinstance(error, RecursionError) else "not JSON in UTF-8"
+        return error_response(
+            HTTPStatus.BAD_REQUEST,
+            "invalid_request",
+            "The request is not valid.",
+            request_id(),
+            details=[{"location": "body", "problem": f"the body is {problem}"}],
         )
 
     @app.not_found

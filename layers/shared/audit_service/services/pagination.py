@@ -130,12 +130,19 @@ def _decode_cursor(cursor: str, scope: str, query: RecordQuery) -> dict[str, Any
     return dict(key)
 
 
+EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_TIME = datetime(9999, 12, 30, tzinfo=UTC)
+
+
 def parse_time(value: str | None, name: str) -> datetime | None:
-    """An ISO 8601 query value; a time without offset is taken as UTC."""
+    """An ISO 8601 query value, in UTC; a time without offset is taken as UTC. Between 1970 and 9999."""
     if value is None:
         return None
     try:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as error:
-        raise InvalidInput(f"'{name}' is not an ISO 8601 time") from error
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+        moment = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError) as error:
+        raise InvalidInput(f"'{name}' is not an ISO 8601 time between 1970 and 9999") from error
+    if not EARLIEST_TIME <= moment <= LATEST_TIME:
+        raise InvalidInput(f"'{name}' is not an ISO 8601 time between 1970 and 9999")
+    return moment
