@@ -303,7 +303,12 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(result.body)
 
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve  # noqa: N815
+    def __getattr__(self, name: str) -> Any:
+        # Every method reaches the gateway (which answers a method a resource does not have as API Gateway
+        # does), not http.server's 501 HTML page.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:
         # Access lines carry no query strings or headers, so no personal data reaches the console.

@@ -72,9 +72,36 @@ def build() -> dict[str, Any]:
                 if method in document["paths"].get(path, {}):
                     raise ValueError(f"{name}: {method.upper()} {path} is defined twice")
                 operation.setdefault("x-function", name)
-                document["paths"].setdefault(path, {})[method] = operation
+                document["paths"].setdefault(path, {})[method] = _with_gateway_answers(operation)
         document["components"]["schemas"].update(schema.get("components", {}).get("schemas", {}))
+    for unused in ("HTTPValidationError", "ValidationError"):  # Powertools' 422, which this API never answers
+        document["components"]["schemas"].pop(unused, None)
     return document
+
+
+def _with_gateway_answers(operation: dict[str, Any]) -> dict[str, Any]:
+    """What any operation can answer besides its own: from WAF, the authorizer, API Gateway and the resolver.
+
+    Powertools documents a 422 for validation errors; this API answers 400 (api/http.py), so it goes.
+    """
+    from audit_service.api.contract import ERRORS
+
+    responses = operation["responses"]
+    responses.pop("422", None)
+    codes = ["400", "401", "413", "429", "500"]
+    if "requestBody" in operation:
+        codes.append("415")
+    for code in codes:
+        responses.setdefault(
+            code,
+            {
+                "description": ERRORS[int(code)],
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            },
+        )
+    operation["responses"] = dict(sorted(responses.items()))
+    operation["security"] = [{"ldApiKey": []}]
+    return operation
 
 
 def main() -> int:

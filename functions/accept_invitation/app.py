@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from audit_service import container
+from audit_service.api.contract import responses
 from audit_service.api.http import create_app, current_principal, only_query_parameters, request_metadata
 from audit_service.config import get_settings
 from audit_service.observability import instrumented, logger
@@ -29,7 +30,10 @@ class Acceptance(BaseModel):
     secret: str = Field(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
 
 
-@app.post("/tenants/<tenant_id>/invitations/<invitation_id>/accept")
+@app.post(
+    "/tenants/<tenant_id>/invitations/<invitation_id>/accept",
+    responses=responses(200, 404, 409, description="Joined the tenant with the invited role."),
+)
 def accept_invitation(
     tenant_id: Annotated[int, Path(ge=1)],
     invitation_id: Annotated[str, Path(pattern=r"^[0-9a-f]{24}$")],

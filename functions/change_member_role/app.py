@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, ConfigDict
 
 from audit_service import container
+from audit_service.api.contract import responses
 from audit_service.api.http import authorize, create_app, only_query_parameters, request_metadata
 from audit_service.config import get_settings
 from audit_service.domain.permissions import Permission, Role
@@ -23,7 +24,10 @@ class RoleChange(BaseModel):
     role: Role
 
 
-@app.patch("/tenants/<tenant_id>/members/<user_id>")
+@app.patch(
+    "/tenants/<tenant_id>/members/<user_id>",
+    responses=responses(200, 403, 404, 409, description="The member, with the new role."),
+)
 def change_member_role(
     tenant_id: Annotated[int, Path(ge=1)], user_id: Annotated[int, Path(ge=1)], change: RoleChange
 ) -> dict[str, Any]:

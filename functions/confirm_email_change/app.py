@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from audit_service import container
+from audit_service.api.contract import responses
 from audit_service.api.http import create_app, current_principal, only_query_parameters, request_metadata
 from audit_service.config import get_settings
 from audit_service.observability import instrumented
@@ -26,7 +27,9 @@ class Confirmation(BaseModel):
     secret: str = Field(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
 
 
-@app.post("/users/me/email/confirm")
+@app.post(
+    "/users/me/email/confirm", responses=responses(200, 404, 409, description="The profile, with the confirmed email.")
+)
 def confirm_email_change(confirmation: Confirmation) -> dict[str, Any]:
     only_query_parameters(app, set())
     principal = current_principal(app)

@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from audit_service import container
+from audit_service.api.contract import responses
 from audit_service.api.http import create_app, current_principal, only_query_parameters, request_metadata
 from audit_service.config import get_settings
 from audit_service.observability import instrumented
@@ -30,7 +31,9 @@ class Confirmation(BaseModel):
     secret: str = Field(min_length=16, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")
 
 
-@app.post("/users/me/identities/<identity_id>/confirm")
+@app.post(
+    "/users/me/identities/<identity_id>/confirm", responses=responses(201, 404, 409, description="The linked identity.")
+)
 def confirm_identity_link(
     identity_id: Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")], confirmation: Confirmation
 ) -> Response[dict[str, Any]]:

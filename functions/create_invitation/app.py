@@ -6,9 +6,10 @@ from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path
-from pydantic import BaseModel, ConfigDict, EmailStr, Field
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictInt
 
 from audit_service import container
+from audit_service.api.contract import responses
 from audit_service.api.http import authorize, create_app, only_query_parameters, request_metadata
 from audit_service.config import get_settings
 from audit_service.domain.permissions import Permission, Role
@@ -23,10 +24,13 @@ class NewInvitation(BaseModel):
     model_config = ConfigDict(extra="forbid")
     email: EmailStr
     role: Role
-    expires_in_days: int = Field(default=7, ge=1, le=30)
+    expires_in_days: StrictInt = Field(default=7, ge=1, le=30)
 
 
-@app.post("/tenants/<tenant_id>/invitations")
+@app.post(
+    "/tenants/<tenant_id>/invitations",
+    responses=responses(201, 403, 409, 503, description="The invitation; its message went to the mailer."),
+)
 def create_invitation(tenant_id: Annotated[int, Path(ge=1)], invitation: NewInvitation) -> Response[dict[str, Any]]:
     only_query_parameters(app, set())
     principal = authorize(app, Permission.INVITATIONS_MANAGE, tenant_id=tenant_id)

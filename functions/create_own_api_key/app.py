@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from pydantic import BaseModel, ConfigDict, Field
 
 from audit_service import container
+from audit_service.api.contract import responses
 from audit_service.api.http import create_app, current_principal, only_query_parameters, request_metadata
 from audit_service.config import get_settings
 from audit_service.observability import instrumented
@@ -22,7 +23,9 @@ class NewApiKey(BaseModel):
     name: str = Field(min_length=1, max_length=100)
 
 
-@app.post("/users/me/api-keys")
+@app.post(
+    "/users/me/api-keys", responses=responses(201, 404, description="The new key, with its secret (shown this once).")
+)
 def create_own_api_key(new_key: NewApiKey) -> Response[dict[str, Any]]:
     only_query_parameters(app, set())
     created = account.create_api_key(current_principal(app).user_id, new_key.name, request_metadata(app))

@@ -14,6 +14,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from pydantic import BaseModel, ConfigDict
 
 from audit_service import container
+from audit_service.api.contract import accepted, responses
 from audit_service.api.http import create_app, current_principal, only_query_parameters
 from audit_service.config import get_settings
 from audit_service.observability import instrumented
@@ -31,7 +32,15 @@ class ErasureRequest(BaseModel):
     confirm: str
 
 
-@app.post("/account/erasure")
+@app.post(
+    "/account/erasure",
+    responses=responses(
+        200,
+        409,
+        description="The erasure finished (succeeded or failed).",
+        extra={202: accepted("The erasure is still running.")},
+    ),
+)
 def erase_account(request: ErasureRequest) -> Response[dict[str, Any]]:
     only_query_parameters(app, set())
     check_confirmation(request.confirm)

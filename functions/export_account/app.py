@@ -13,6 +13,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response, content_types
 
 from audit_service import container
+from audit_service.api.contract import AccountExport, accepted, responses
 from audit_service.api.http import create_app, current_principal, only_query_parameters, request_metadata
 from audit_service.api.workflows import export_response
 from audit_service.config import get_settings
@@ -23,7 +24,17 @@ workflows = container.workflows()
 app = create_app()
 
 
-@app.get("/account/export")
+@app.get(
+    "/account/export",
+    responses=responses(
+        200,
+        404,
+        502,
+        body=AccountExport,
+        description="Every personal datum of the caller.",
+        extra={202: accepted("The export takes longer: read location.")},
+    ),
+)
 def export_account() -> Response[dict[str, Any]]:
     only_query_parameters(app, set())
     principal = current_principal(app)

@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from audit_service import container
+from audit_service.api.contract import Bundle, responses, see_other
 from audit_service.api.http import authorize, create_app, only_query_parameters, request_metadata
 from audit_service.config import get_settings
 from audit_service.domain.permissions import Permission
@@ -22,7 +23,10 @@ access_log = container.access_log()
 app = create_app()
 
 
-@app.get("/audit/tenants/<tenant_id>/export")
+@app.get(
+    "/audit/tenants/<tenant_id>/export",
+    responses=responses(200, 403, body=Bundle, description="The bundle, to verify offline.", extra={303: see_other()}),
+)
 def export_tenant_audit_log(tenant_id: Annotated[int, Path(ge=1)]) -> Response[str]:
     """A bundle of records, checkpoints, blocks and the public key (``ld-audit-admin bundle verify``).
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from audit_service import container
+from audit_service.api.contract import responses
 from audit_service.api.http import create_app, current_principal, only_query_parameters
 from audit_service.config import get_settings
 from audit_service.domain.errors import NotFound
@@ -20,7 +21,7 @@ workflows = container.workflows()
 app = create_app()
 
 
-@app.get("/account/erasure/<erasure_id>")
+@app.get("/account/erasure/<erasure_id>", responses=responses(200, 404, description="The erasure's status."))
 def get_account_erasure(erasure_id: Annotated[str, Path(pattern=r"^[0-9a-f]{24}$")]) -> dict[str, Any]:
     only_query_parameters(app, set())
     principal = current_principal(app)

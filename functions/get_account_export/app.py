@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from audit_service import container
+from audit_service.api.contract import AccountExport, accepted, responses
 from audit_service.api.http import create_app, current_principal, only_query_parameters, request_metadata
 from audit_service.api.workflows import export_response
 from audit_service.config import get_settings
@@ -19,7 +20,12 @@ workflows = container.workflows()
 app = create_app()
 
 
-@app.get("/account/exports/<export_id>")
+@app.get(
+    "/account/exports/<export_id>",
+    responses=responses(
+        200, 404, 502, body=AccountExport, description="The export, once done.", extra={202: accepted("Still running.")}
+    ),
+)
 def get_account_export(export_id: Annotated[str, Path(pattern=r"^[0-9a-f]{24}$")]) -> Response[dict[str, Any]]:
     only_query_parameters(app, set())
     principal = current_principal(app)

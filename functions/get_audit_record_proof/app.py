@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from audit_service import container
+from audit_service.api.contract import responses
 from audit_service.api.http import authorize, create_app, only_query_parameters, request_metadata
 from audit_service.config import get_settings
 from audit_service.domain.permissions import Permission
@@ -18,7 +19,10 @@ access_log = container.access_log()
 app = create_app()
 
 
-@app.get("/audit/tenants/<tenant_id>/proofs/<record_id>")
+@app.get(
+    "/audit/tenants/<tenant_id>/proofs/<record_id>",
+    responses=responses(200, 403, 404, 409, description="The record's inclusion proof."),
+)
 def get_audit_record_proof(
     tenant_id: Annotated[int, Path(ge=1)],
     record_id: Annotated[str, Path(min_length=1, max_length=128)],

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from audit_service import container
+from audit_service.api.contract import responses
 from audit_service.api.http import authorize, create_app, only_query_parameters, request_metadata
 from audit_service.config import get_settings
 from audit_service.domain.permissions import Permission
@@ -20,7 +21,10 @@ app = create_app()
 InvitationId = Annotated[str, Path(pattern=r"^[0-9a-f]{24}$")]
 
 
-@app.get("/tenants/<tenant_id>/invitations/<invitation_id>")
+@app.get(
+    "/tenants/<tenant_id>/invitations/<invitation_id>",
+    responses=responses(200, 403, 404, description="The invitation."),
+)
 def get_invitation(tenant_id: Annotated[int, Path(ge=1)], invitation_id: InvitationId) -> dict[str, Any]:
     only_query_parameters(app, set())
     principal = authorize(app, Permission.INVITATIONS_READ, tenant_id=tenant_id)

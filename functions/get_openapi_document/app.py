@@ -7,6 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from audit_service.api.contract import responses
 from audit_service.api.http import create_app, only_query_parameters
 from audit_service.observability import instrumented
 
@@ -20,7 +21,7 @@ def _document() -> dict[str, Any]:
     return document
 
 
-@app.get("/openapi.json")
+@app.get("/openapi.json", responses=responses(200, description="This document."))
 def get_openapi_document() -> dict[str, Any]:
     only_query_parameters(app, set())
     return _document()

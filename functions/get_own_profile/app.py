@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from audit_service import container
+from audit_service.api.contract import responses
 from audit_service.api.http import create_app, current_principal, only_query_parameters, request_metadata
 from audit_service.config import get_settings
 from audit_service.observability import instrumented
@@ -15,7 +16,7 @@ access_log = container.access_log()
 app = create_app()
 
 
-@app.get("/users/me")
+@app.get("/users/me", responses=responses(200, 404, description="The caller's profile."))
 def get_own_profile() -> dict[str, Any]:
     only_query_parameters(app, set())
     principal = current_principal(app)

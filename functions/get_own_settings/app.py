@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from audit_service import container
+from audit_service.api.contract import responses
 from audit_service.api.http import create_app, current_principal, only_query_parameters
 from audit_service.config import get_settings
 from audit_service.observability import instrumented
@@ -14,7 +15,7 @@ account = container.my_account()
 app = create_app()
 
 
-@app.get("/users/me/settings")
+@app.get("/users/me/settings", responses=responses(200, description="The caller's settings."))
 def get_own_settings() -> dict[str, Any]:
     only_query_parameters(app, set())
     return account.settings(current_principal(app).user_id)

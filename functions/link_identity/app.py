@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from pydantic import BaseModel, ConfigDict, Field
 
 from audit_service import container
+from audit_service.api.contract import responses
 from audit_service.api.http import create_app, current_principal, only_query_parameters, request_metadata
 from audit_service.config import get_settings
 from audit_service.observability import instrumented
@@ -30,7 +31,10 @@ class NewIdentity(BaseModel):
     external_id: str = Field(min_length=1, max_length=256)
 
 
-@app.post("/users/me/identities")
+@app.post(
+    "/users/me/identities",
+    responses=responses(202, 404, 409, 503, description="The link waits for the identity service's secret."),
+)
 def link_identity(identity: NewIdentity) -> Response[dict[str, Any]]:
     only_query_parameters(app, set())
     pending = account.request_identity_link(

@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from audit_service.api.contract import AuditType, responses
 from audit_service.api.http import authorize, create_app
 from audit_service.config import get_settings
 from audit_service.domain.catalog import list_types
@@ -21,7 +22,7 @@ class AuditEventTypeView(BaseModel):
     name: str
 
 
-@app.get("/audit/types")
+@app.get("/audit/types", responses=responses(200, 403, body=list[AuditType], description="Every audit event type."))
 def list_audit_types() -> list[AuditEventTypeView]:
     # The catalog is the same for everyone, but it is part of the audit API:
     # it needs audit:read in at least one of the caller's tenants.

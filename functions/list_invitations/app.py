@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from audit_service import container
+from audit_service.api.contract import Items, responses
 from audit_service.api.http import authorize, create_app, only_query_parameters, request_metadata
 from audit_service.config import get_settings
 from audit_service.domain.permissions import Permission
@@ -18,7 +19,10 @@ access_log = container.access_log()
 app = create_app()
 
 
-@app.get("/tenants/<tenant_id>/invitations")
+@app.get(
+    "/tenants/<tenant_id>/invitations",
+    responses=responses(200, 403, body=Items, description="The tenant's invitations, newest first."),
+)
 def list_invitations(tenant_id: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
     only_query_parameters(app, set())
     principal = authorize(app, Permission.INVITATIONS_READ, tenant_id=tenant_id)

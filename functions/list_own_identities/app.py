@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from audit_service import container
+from audit_service.api.contract import Items, responses
 from audit_service.api.http import create_app, current_principal, only_query_parameters
 from audit_service.config import get_settings
 from audit_service.observability import instrumented
@@ -14,7 +15,7 @@ account = container.my_account()
 app = create_app()
 
 
-@app.get("/users/me/identities")
+@app.get("/users/me/identities", responses=responses(200, body=Items, description="The caller's linked identities."))
 def list_own_identities() -> dict[str, Any]:
     only_query_parameters(app, set())
     data = account.identities(current_principal(app).user_id)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from audit_service import container
+from audit_service.api.contract import Listing, responses
 from audit_service.api.http import authorize, create_app, only_query_parameters, request_metadata
 from audit_service.config import get_settings
 from audit_service.domain.permissions import Permission
@@ -21,7 +22,10 @@ app = create_app()
 Id = Annotated[int | None, Query(ge=1)]
 
 
-@app.get("/audit/tenants/<tenant_id>/access")
+@app.get(
+    "/audit/tenants/<tenant_id>/access",
+    responses=responses(200, 403, body=Listing, description="Who read what, newest first."),
+)
 def list_tenant_access_log(
     tenant_id: Annotated[int, Path(ge=1)],
     page: Annotated[int, Query(ge=1)] = 1,

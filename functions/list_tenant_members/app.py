@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from audit_service import container
+from audit_service.api.contract import Items, responses
 from audit_service.api.http import authorize, create_app, only_query_parameters, request_metadata
 from audit_service.config import get_settings
 from audit_service.domain.permissions import Permission
@@ -18,7 +19,7 @@ access_log = container.access_log()
 app = create_app()
 
 
-@app.get("/tenants/<tenant_id>/members")
+@app.get("/tenants/<tenant_id>/members", responses=responses(200, 403, body=Items, description="The tenant's members."))
 def list_tenant_members(tenant_id: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
     only_query_parameters(app, set())
     principal = authorize(app, Permission.MEMBERS_READ, tenant_id=tenant_id)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from audit_service import container
+from audit_service.api.contract import Listing, responses
 from audit_service.api.http import authorize, create_app, only_query_parameters, request_metadata
 from audit_service.config import get_settings
 from audit_service.domain.models import SecurityEventType
@@ -21,7 +22,10 @@ access_log = container.access_log()
 app = create_app()
 
 
-@app.get("/audit/tenants/<tenant_id>/security")
+@app.get(
+    "/audit/tenants/<tenant_id>/security",
+    responses=responses(200, 403, body=Listing, description="The tenant's security events, newest first."),
+)
 def list_tenant_security_events(
     tenant_id: Annotated[int, Path(ge=1)],
     page: Annotated[int, Query(ge=1)] = 1,

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from audit_service import container
+from audit_service.api.contract import AuditActivityPage, responses
 from audit_service.api.http import create_app, current_principal, only_query_parameters, request_metadata
 from audit_service.config import get_settings
 from audit_service.observability import instrumented, logger
@@ -19,7 +20,10 @@ access_log = container.access_log()
 app = create_app()
 
 
-@app.get("/audit/users/activity")
+@app.get(
+    "/audit/users/activity",
+    responses=responses(200, body=AuditActivityPage, description="The caller's own actions, newest first."),
+)
 def list_user_activity(
     page: Annotated[int, Query(ge=1)] = 1,
     results: Annotated[int, Query(ge=1, le=MAX_RESULTS)] = 10,

@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from audit_service import container
+from audit_service.api.contract import responses
 from audit_service.api.http import authorize, create_app, only_query_parameters, request_metadata
 from audit_service.config import get_settings
 from audit_service.domain.permissions import Permission
@@ -19,7 +20,7 @@ members = container.members()
 app = create_app()
 
 
-@app.delete("/tenants/<tenant_id>/members/<user_id>")
+@app.delete("/tenants/<tenant_id>/members/<user_id>", responses=responses(204, 403, 404, 409, description="Removed."))
 def remove_member(tenant_id: Annotated[int, Path(ge=1)], user_id: Annotated[int, Path(ge=1)]) -> Response[str]:
     only_query_parameters(app, set())
     principal = authorize(app, Permission.MEMBERS_MANAGE, tenant_id=tenant_id)

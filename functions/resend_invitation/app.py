@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from audit_service import container
+from audit_service.api.contract import responses
 from audit_service.api.http import authorize, create_app, only_query_parameters, request_metadata
 from audit_service.config import get_settings
 from audit_service.domain.permissions import Permission, Role
@@ -21,7 +22,10 @@ invitations = container.invitations()
 app = create_app()
 
 
-@app.post("/tenants/<tenant_id>/invitations/<invitation_id>/resend")
+@app.post(
+    "/tenants/<tenant_id>/invitations/<invitation_id>/resend",
+    responses=responses(200, 403, 404, 409, 503, description="The invitation; its message went again."),
+)
 def resend_invitation(
     tenant_id: Annotated[int, Path(ge=1)], invitation_id: Annotated[str, Path(pattern=r"^[0-9a-f]{24}$")]
 ) -> dict[str, Any]:

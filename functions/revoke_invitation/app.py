@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from audit_service import container
+from audit_service.api.contract import responses
 from audit_service.api.http import authorize, create_app, only_query_parameters, request_metadata
 from audit_service.config import get_settings
 from audit_service.domain.permissions import Permission
@@ -19,7 +20,9 @@ invitations = container.invitations()
 app = create_app()
 
 
-@app.delete("/tenants/<tenant_id>/invitations/<invitation_id>")
+@app.delete(
+    "/tenants/<tenant_id>/invitations/<invitation_id>", responses=responses(204, 403, 404, 409, description="Revoked.")
+)
 def revoke_invitation(
     tenant_id: Annotated[int, Path(ge=1)], invitation_id: Annotated[str, Path(pattern=r"^[0-9a-f]{24}$")]
 ) -> Response[str]:

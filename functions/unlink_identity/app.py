@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from audit_service import container
+from audit_service.api.contract import responses
 from audit_service.api.http import create_app, current_principal, only_query_parameters, request_metadata
 from audit_service.config import get_settings
 from audit_service.observability import instrumented
@@ -18,7 +19,7 @@ account = container.my_account()
 app = create_app()
 
 
-@app.delete("/users/me/identities/<identity_id>")
+@app.delete("/users/me/identities/<identity_id>", responses=responses(204, 404, 409, description="Unlinked."))
 def unlink_identity(identity_id: Annotated[str, Path(pattern=r"^[0-9a-f]{16}$")]) -> Response[str]:
     only_query_parameters(app, set())
     account.unlink_identity(current_principal(app).user_id, identity_id, request_metadata(app))

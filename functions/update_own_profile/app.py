@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from audit_service import container
+from audit_service.api.contract import responses
 from audit_service.api.http import create_app, current_principal, only_query_parameters, request_metadata
 from audit_service.config import get_settings
 from audit_service.observability import instrumented
@@ -36,7 +37,10 @@ class ProfileChange(BaseModel):
         return self
 
 
-@app.patch("/users/me")
+@app.patch(
+    "/users/me",
+    responses=responses(200, 404, 409, 503, description="The profile; a new email waits for its confirmation."),
+)
 def update_own_profile(change: ProfileChange) -> dict[str, Any]:
     only_query_parameters(app, set())
     principal = current_principal(app)

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from audit_service import container
+from audit_service.api.contract import responses
 from audit_service.api.http import authorize, create_app, only_query_parameters, request_metadata
 from audit_service.config import get_settings
 from audit_service.domain.permissions import Permission
@@ -19,7 +20,10 @@ access_log = container.access_log()
 app = create_app()
 
 
-@app.get("/audit/tenants/<tenant_id>/verify")
+@app.get(
+    "/audit/tenants/<tenant_id>/verify",
+    responses=responses(200, 403, description="Whether the log over the period is complete and unmodified."),
+)
 def verify_tenant_audit_log(tenant_id: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
     """Checks every record of the period against the tenant's signed checkpoint chain.
 

@@ -9,10 +9,8 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -23,56 +21,15 @@ from typing import Any
 import boto3
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.local import ROOT, start_local_cloud
+
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    state = tmp_path_factory.mktemp("cloud") / "demo.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "localcloud",
-            "--port",
-            str(_free_port()),
-            "--aws-port",
-            str(_free_port()),
-            "--state-file",
-            str(state),
-            # security events show after the recorder's batching window: a short one for the test
-            "--parameter",
-            "SecurityEventsWindowSeconds=1",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    # Read its output as a terminal would: a full pipe would block the process's writes (and its exit).
-    output: list[str] = []
-    reader = threading.Thread(target=lambda: output.extend(process.stdout or []), daemon=True)
-    reader.start()
-    deadline = time.monotonic() + 90
-    while not state.exists():
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            reader.join(timeout=5)
-            pytest.fail("local cloud did not start:\n" + "".join(output))
-        time.sleep(0.2)
-    demo = json.loads(state.read_text())
-    yield {"process": process, "state": state, **demo}
-    if process.poll() is None:
-        process.kill()
+    # security events show after the recorder's batching window: a short one for the test
+    yield from start_local_cloud(tmp_path_factory, "SecurityEventsWindowSeconds=1")
 
 
 def _get(cloud: dict[str, Any], path: str, key: str | None) -> tuple[int, Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import traceback
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -95,8 +96,31 @@ def only_query_parameters(app: APIGatewayRestResolver, allowed: set[str]) -> Non
         raise InvalidInput(f"unknown query parameter(s): {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
 
 
+class JsonApi(APIGatewayRestResolver):
+    """The resolver, taking JSON bodies only: any other content type is a 415 before the body is parsed
+    (Powertools would parse form data, and fail on a multipart body without a boundary)."""
+
+    def resolve(self, event: Mapping[str, Any], context: Any) -> dict[str, Any]:
+        headers = {str(name).lower(): str(value) for name, value in (event.get("headers") or {}).items()}
+        media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+        if event.get("body") and media_type and media_type != content_types.APPLICATION_JSON:
+            request = (event.get("requestContext") or {}).get("requestId")
+            body = {
+                "code": "unsupported_media_type",
+                "message": "Send the body as application/json.",
+                "request_id": request,
+            }
+            return {
+                "statusCode": HTTPStatus.UNSUPPORTED_MEDIA_TYPE.value,
+                "headers": {"Content-Type": content_types.APPLICATION_JSON},
+                "body": json.dumps({"error": body}),
+                "isBase64Encoded": False,
+            }
+        return super().resolve(event, context)
+
+
 def create_app() -> APIGatewayRestResolver:
-    app = APIGatewayRestResolver(enable_validation=True)
+    app = JsonApi(enable_validation=True)
 
     def request_id() -> str | None:
         return app.current_event.request_context.request_id
@@ -155,7 +179,15 @@ def create_app() -> APIGatewayRestResolver:
 
     @app.not_found
     def _not_found(_: Exception) -> Response[str]:
-        return error_response(HTTPStatus.NOT_FOUND, "not_found", "No such route.", request_id())
+        # API Gateway only calls a function for its own resource: if the resolver finds no route, the path
+        # parameters do not have the form the route needs (an id that is not a number, say).
+        return error_response(
+            HTTPStatus.BAD_REQUEST,
+            "invalid_request",
+            "The request is not valid.",
+            request_id(),
+            details=[{"location": "path", "problem": "a path parameter does not have the form this route needs"}],
+        )
 
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response[str]:
