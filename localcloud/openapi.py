@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -72,9 +73,12 @@ def build() -> dict[str, Any]:
                 if method in document["paths"].get(path, {}):
                     raise ValueError(f"{name}: {method.upper()} {path} is defined twice")
                 operation.setdefault("x-function", name)
+                # the function's name, as a generated client's method name: list_tenant_audit_events
+                operation["operationId"] = re.sub(r"(?<!^)(?=[A-Z])", "_", name.removesuffix("Function")).lower()
                 document["paths"].setdefault(path, {})[method] = _with_gateway_answers(operation)
         document["components"]["schemas"].update(schema.get("components", {}).get("schemas", {}))
-    for unused in ("HTTPValidationError", "ValidationError"):  # Powertools' 422, which this API never answers
+    # Powertools' 422 and response-validation bodies, which this API never answers
+    for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         document["components"]["schemas"].pop(unused, None)
     return document
 

@@ -6,7 +6,7 @@ import json
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from audit_service import container
 from audit_service.api.contract import Bundle, responses, see_other
@@ -27,7 +27,11 @@ app = create_app()
     "/audit/tenants/<tenant_id>/export",
     responses=responses(200, 403, body=Bundle, description="The bundle, to verify offline.", extra={303: see_other()}),
 )
-def export_tenant_audit_log(tenant_id: Annotated[int, Path(ge=1)]) -> Response[str]:
+def export_tenant_audit_log(
+    tenant_id: Annotated[int, Path(ge=1)],
+    time_from: Annotated[str | None, Query(alias="from", max_length=64)] = None,
+    time_to: Annotated[str | None, Query(alias="to", max_length=64)] = None,
+) -> Response[str]:
     """A bundle of records, checkpoints, blocks and the public key (``ld-audit-admin bundle verify``).
 
     Records are in their stored form: personal data stays encrypted. A bundle
@@ -37,7 +41,7 @@ def export_tenant_audit_log(tenant_id: Annotated[int, Path(ge=1)]) -> Response[s
     """
     only_query_parameters(app, {"from", "to"})
     principal = authorize(app, Permission.AUDIT_READ, tenant_id=tenant_id)
-    period = TimeRange.parse(app.current_event.query_string_parameters or {})
+    period = TimeRange.parse({"from": time_from, "to": time_to})
     answer = delivery.deliver(tenant_id, integrity.export(tenant_id, period), reader_id=principal.user_id)
     access_log.record(
         actor_id=principal.user_id,

@@ -33,13 +33,15 @@ def list_tenant_access_log(
     actor_id: Id = None,
     subject_user_id: Id = None,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    time_from: Annotated[str | None, Query(alias="from", max_length=64)] = None,
+    time_to: Annotated[str | None, Query(alias="to", max_length=64)] = None,
 ) -> dict[str, Any]:
     only_query_parameters(app, {"page", "results", "actor_id", "subject_user_id", "from", "to", "cursor"})
     principal = authorize(app, Permission.AUDIT_READ, tenant_id=tenant_id)
     filters = AccessFilters(
         actor_id=actor_id,
         subject_user_id=subject_user_id,
-        period=TimeRange.parse(app.current_event.query_string_parameters or {}),
+        period=TimeRange.parse({"from": time_from, "to": time_to}),
     )
     result = access_log.tenant_page(tenant_id, PageRequest(page=page, results=results, cursor=cursor), filters)
     # Reading the access log is itself a sensitive read.

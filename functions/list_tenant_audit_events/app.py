@@ -37,6 +37,8 @@ def list_tenant_audit_events(
     environment_id: Id = None,
     deployment_id: Id = None,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    time_from: Annotated[str | None, Query(alias="from", max_length=64)] = None,
+    time_to: Annotated[str | None, Query(alias="to", max_length=64)] = None,
 ) -> dict[str, Any]:
     only_query_parameters(
         app,
@@ -60,7 +62,7 @@ def list_tenant_audit_events(
         division_id=division_id,
         environment_id=environment_id,
         deployment_id=deployment_id,
-        period=TimeRange.parse(app.current_event.query_string_parameters or {}),
+        period=TimeRange.parse({"from": time_from, "to": time_to}),
     )
     result = audit_log.tenant_page(tenant_id, PageRequest(page=page, results=results, cursor=cursor), filters)
     access_log.record(

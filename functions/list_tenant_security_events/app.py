@@ -33,12 +33,12 @@ def list_tenant_security_events(
     type: SecurityEventType | None = None,
     actor_id: Annotated[int | None, Query(ge=1)] = None,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    time_from: Annotated[str | None, Query(alias="from", max_length=64)] = None,
+    time_to: Annotated[str | None, Query(alias="to", max_length=64)] = None,
 ) -> dict[str, Any]:
     only_query_parameters(app, {"page", "results", "type", "actor_id", "from", "to", "cursor"})
     principal = authorize(app, Permission.AUDIT_READ, tenant_id=tenant_id)
-    filters = SecurityFilters(
-        type=type, actor_id=actor_id, period=TimeRange.parse(app.current_event.query_string_parameters or {})
-    )
+    filters = SecurityFilters(type=type, actor_id=actor_id, period=TimeRange.parse({"from": time_from, "to": time_to}))
     result = security_events.tenant_page(tenant_id, PageRequest(page=page, results=results, cursor=cursor), filters)
     access_log.record(
         actor_id=principal.user_id,

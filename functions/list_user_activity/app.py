@@ -29,12 +29,14 @@ def list_user_activity(
     results: Annotated[int, Query(ge=1, le=MAX_RESULTS)] = 10,
     type: Annotated[str | None, Query(max_length=64)] = None,
     cursor: Annotated[str | None, Query(max_length=2048)] = None,
+    time_from: Annotated[str | None, Query(alias="from", max_length=64)] = None,
+    time_to: Annotated[str | None, Query(alias="to", max_length=64)] = None,
 ) -> dict[str, Any]:
     only_query_parameters(app, {"page", "results", "type", "from", "to", "cursor"})
     # Everyone may read their own actions: no tenant permission is involved.
     principal = current_principal(app)
     logger.append_keys(user_id=principal.user_id)
-    filters = AuditFilters(type=type, period=TimeRange.parse(app.current_event.query_string_parameters or {}))
+    filters = AuditFilters(type=type, period=TimeRange.parse({"from": time_from, "to": time_to}))
     result = audit_log.user_activity(
         principal.user_id,
         PageRequest(page=page, results=results, cursor=cursor),

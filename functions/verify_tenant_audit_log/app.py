@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from audit_service import container
 from audit_service.api.contract import responses
@@ -24,14 +24,18 @@ app = create_app()
     "/audit/tenants/<tenant_id>/verify",
     responses=responses(200, 403, description="Whether the log over the period is complete and unmodified."),
 )
-def verify_tenant_audit_log(tenant_id: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
+def verify_tenant_audit_log(
+    tenant_id: Annotated[int, Path(ge=1)],
+    time_from: Annotated[str | None, Query(alias="from", max_length=64)] = None,
+    time_to: Annotated[str | None, Query(alias="to", max_length=64)] = None,
+) -> dict[str, Any]:
     """Checks every record of the period against the tenant's signed checkpoint chain.
 
     Optional ``from``/``to`` (ISO 8601) bound the period, as in the log listings.
     """
     only_query_parameters(app, {"from", "to"})
     principal = authorize(app, Permission.AUDIT_READ, tenant_id=tenant_id)
-    period = TimeRange.parse(app.current_event.query_string_parameters or {})
+    period = TimeRange.parse({"from": time_from, "to": time_to})
     report = integrity.verify(tenant_id, period)
     access_log.record(
         actor_id=principal.user_id, action="audit_log.verify", tenant_id=tenant_id, request=request_metadata(app)

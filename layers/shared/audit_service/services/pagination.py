@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -50,7 +50,8 @@ class TimeRange:
         return low, high
 
     @classmethod
-    def parse(cls, query: dict[str, str]) -> TimeRange:
+    def parse(cls, query: Mapping[str, str | None]) -> TimeRange:
+        """From the ``from`` and ``to`` values of a query (absent or None: open)."""
         return cls(parse_time(query.get("from"), "from"), parse_time(query.get("to"), "to"))
 
 
