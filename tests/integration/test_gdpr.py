@@ -10,6 +10,7 @@ import pytest
 
 from audit_service import container
 from audit_service.admin.cli import run as admin
+from audit_service.dal.dynamo import member_sk
 from audit_service.domain.models import Plan
 from audit_service.domain.permissions import Role
 from audit_service.services.gdpr import AccountErasure
@@ -124,7 +125,7 @@ def user_items(stack: Stack, user_id: int) -> list[dict[str, Any]]:
         values = json.dumps(item, default=str)
         if (
             item["pk"]["S"] == str(user_id)
-            or f'MEMBER#{user_id}"' in values
+            or f'{member_sk(user_id)}"' in values
             or item.get("user_id", {}).get("S") == str(user_id)
         ):
             mine.append(item)

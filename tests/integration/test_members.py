@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from audit_service import container
+from audit_service.dal.dynamo import member_sk
 from audit_service.domain.errors import Conflict
 from audit_service.domain.models import Principal, RequestMetadata
 from audit_service.domain.permissions import Role
@@ -189,7 +190,7 @@ def test_removing_a_member_is_audited_and_removes_both_sides(api: Api, stack: St
 
     assert status == 204 and body is None
     keys = {(i["pk"]["S"], i.get("sk", {}).get("S")) for i in scan_all(stack)}
-    assert (str(tenant_id), f"MEMBER#{member['id']}") not in keys
+    assert (str(tenant_id), member_sk(member["id"])) not in keys
     assert (str(member["id"]), f"MEMBERSHIP#{tenant_id}") not in keys
     _, log = api.call("GET", f"/audit/tenants/{tenant_id}?type=member_removed", owner["api_key"])
     (record,) = log["data"]
@@ -272,3 +273,51 @@ def test_a_former_member_sees_their_actions_in_a_tenant_they_left_but_not_its_da
     after = invitation_record()
     assert after["withheld"] is True and after["tenant"] == tenant_id and after["type"] == "invitation_created"
     assert after["current"] is None and after["previous"] is None and after["timestamp"] == while_member["timestamp"]
+
+
+def test_members_and_invitations_page_like_the_logs(api: Api, demo: dict[str, Any]) -> None:
+    """A tenant with many members gets them a page at a time, by cursor, with an exact total (issue #11, 3)."""
+    tenant_id = demo["tenants"][0]["id"]
+    owner = user(demo, "owner")
+    accounts = container.accounts()
+    for n in range(12):
+        person = accounts.create_user(f"Member {n}", f"member{n}@example.org")
+        accounts.add_member(tenant_id, person.id, Role.MEMBER)
+    seen: list[int] = []
+    status, page = api.call("GET", f"/tenants/{tenant_id}/members?results=5", owner["api_key"])
+    while True:
+        assert status == 200 and page["total"] == 15 and len(page["data"]) <= 5, page
+        seen += [m["user"]["id"] for m in page["data"]]
+        if not page["next"]:
+            break
+        status, page = api.call(
+            "GET", f"/tenants/{tenant_id}/members?results=5&cursor={page['next']}", owner["api_key"]
+        )
+    assert seen == sorted(seen) and len(set(seen)) == 15  # every member once, in user-id order
+    _, second = api.call("GET", f"/tenants/{tenant_id}/members?results=5&page=2", owner["api_key"])
+    assert [m["user"]["id"] for m in second["data"]] == seen[5:10]
+    # a cursor of one listing is refused by another
+    _, first = api.call("GET", f"/tenants/{tenant_id}/members?results=5", owner["api_key"])
+    status, body = api.call("GET", f"/tenants/{tenant_id}/invitations?cursor={first['next']}", owner["api_key"])
+    assert status == 400 and "another listing" in body["error"]["message"]
+
+    created = [
+        api.call(
+            "POST",
+            f"/tenants/{tenant_id}/invitations",
+            owner["api_key"],
+            {"email": f"i{n}@example.org", "role": "member"},
+        )[1]
+        for n in range(3)
+    ]
+    _, invitations = api.call("GET", f"/tenants/{tenant_id}/invitations?results=2", owner["api_key"])
+    assert invitations["total"] == 3 and [i["id"] for i in invitations["data"]] == [c["id"] for c in created[::-1][:2]]
+
+
+@pytest.mark.parametrize("route", ["/audit/tenants/{t}", "/tenants/{t}/members", "/audit/tenants/{t}/access"])
+def test_an_offset_beyond_the_cap_points_to_the_cursor(api: Api, demo: dict[str, Any], route: str) -> None:
+    tenant_id = demo["tenants"][0]["id"]
+    path = route.format(t=tenant_id)
+    assert api.call("GET", f"{path}?page=101&results=10", user(demo, "owner")["api_key"])[0] == 200  # skips 1,000
+    status, body = api.call("GET", f"{path}?page=102&results=10", user(demo, "owner")["api_key"])
+    assert status == 400 and "'next' cursor" in body["error"]["message"], body

@@ -749,3 +749,30 @@ def test_every_single_change_to_a_bundle_is_caught(
         for what, changed in _mutations(bundle, random.Random(seed)):
             report = verify_bundle(changed, public_key=key)
             assert not report.verified, f"seed {seed}: {what} went unnoticed"
+
+
+def test_a_period_over_the_limit_is_refused_before_it_is_read_whole(
+    api: Api, sealed: list[dict[str, Any]], tenant: int, auditor: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from audit_service.dal.log_records import LogRecordStore
+
+    read: list[int] = []
+    original = LogRecordStore.stored_items
+
+    def counted(self: LogRecordStore, pk: str, *, time_from: str, time_to: str) -> Any:
+        for item in original(self, pk, time_from=time_from, time_to=time_to):
+            read.append(1)
+            yield item
+
+    monkeypatch.setattr(LogRecordStore, "stored_items", counted)
+    for function in ("VerifyTenantAuditLogFunction", "ExportTenantAuditLogFunction"):
+        with container.inside(function):
+            monkeypatch.setattr(container.integrity(), "max_records", 5)
+    for route in ("verify", "export"):
+        read.clear()
+        status, body = api.call("GET", f"/audit/tenants/{tenant}/{route}", auditor)
+        assert status == 400 and body["error"]["code"] == "period_too_large", body
+        assert len(read) == 6  # stopped at the first record over the limit, not after reading all twelve
+    later = sealed[9]["occurred_at"].replace("+00:00", "Z")
+    status, body = api.call("GET", f"/audit/tenants/{tenant}/verify?from={later}", auditor)
+    assert status == 200 and body["verified"], body  # a shorter period fits

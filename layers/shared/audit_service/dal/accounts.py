@@ -3,7 +3,7 @@
 Key design (docs/data-model.md has the whole picture):
 
 - tenants table, keyed by tenant: ``pk=<tenant_id>``, ``sk=TENANT`` |
-  ``MEMBER#<user_id>`` | ``DIVISION#<id>`` | ``ENVIRONMENT#<id>`` | ``DEPLOYMENT#<id>``
+  ``MEMBER#<user_id, 12 digits>`` | ``DIVISION#<id>`` | ``ENVIRONMENT#<id>`` | ``DEPLOYMENT#<id>``
 - users table, keyed by user: ``pk=<user_id>``, ``sk=PROFILE`` |
   ``MEMBERSHIP#<tenant_id>`` (mirror of the tenant's member item, written in the
   same transaction, so "my tenants" is one query); plus the blind-index item

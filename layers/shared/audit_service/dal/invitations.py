@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from audit_service.dal.dynamo import cancellation_reasons, from_item, key, to_item
+from audit_service.dal.dynamo import cancellation_reasons, from_item, key, prefix_count, prefix_page, to_item
 from audit_service.domain.errors import Conflict, NotFound
 from audit_service.domain.models import iso_utc
 from audit_service.domain.permissions import Role
@@ -101,19 +101,24 @@ class InvitationsRepository:
         )
         return _invitation(from_item(response["Item"])) if "Item" in response else None
 
-    def list_invitations(self, tenant_id: int) -> list[InvitationItem]:
-        found: list[InvitationItem] = []
-        arguments: dict[str, Any] = {
-            "TableName": self._tenants,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": {":pk": {"S": str(tenant_id)}, ":prefix": {"S": "INVITATION#"}},
-        }
-        while True:
-            response = self._db.query(**arguments)
-            found += [_invitation(from_item(item)) for item in response["Items"]]
-            if "LastEvaluatedKey" not in response:
-                return found
-            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    def page(
+        self, tenant_id: int, *, limit: int, skip: int = 0, after: dict[str, str] | None = None
+    ) -> tuple[list[InvitationItem], dict[str, str] | None]:
+        """One page of the tenant's invitations, newest first (ids begin with their creation time)."""
+        items, next_key = prefix_page(
+            self._db,
+            table=self._tenants,
+            pk=str(tenant_id),
+            prefix="INVITATION#",
+            limit=limit,
+            skip=skip,
+            after=after,
+            newest_first=True,
+        )
+        return [_invitation(item) for item in items], next_key
+
+    def count(self, tenant_id: int) -> int:
+        return prefix_count(self._db, table=self._tenants, pk=str(tenant_id), prefix="INVITATION#")
 
     def addressed_to(self, invitee_key: str) -> list[InvitationItem]:
         """Every invitation addressed to an email hash, across tenants and in any status (eventually

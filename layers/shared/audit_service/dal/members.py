@@ -1,6 +1,6 @@
 """A tenant's members: listing, role changes and removals, each written with its audit record.
 
-Member items live in the tenant's partition (``sk=MEMBER#<user_id>``) with the
+Member items live in the tenant's partition (``sk=MEMBER#<user_id, 12 digits>``) with the
 member's name and email sealed for the tenant, so a listing is one query and
 one data key. Each change is one transaction: the member item (guarded by its
 ``version``), the user's mirror item, the tenant's owner count when an owner is
@@ -16,7 +16,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from audit_service.dal.dynamo import cancellation_reasons, from_item, key, to_item
+from audit_service.dal.dynamo import cancellation_reasons, from_item, key, member_sk, prefix_count, prefix_page, to_item
 from audit_service.dal.users import ACTIVE_ACCOUNT
 from audit_service.domain.errors import Conflict, NotFound
 from audit_service.domain.models import Membership, iso_utc
@@ -57,19 +57,17 @@ class MembersRepository:
         self._tenants = tenants_table
         self._users = users_table
 
-    def list_members(self, tenant_id: int) -> list[MemberItem]:
-        members: list[MemberItem] = []
-        arguments: dict[str, Any] = {
-            "TableName": self._tenants,
-            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :member)",
-            "ExpressionAttributeValues": {":pk": {"S": str(tenant_id)}, ":member": {"S": "MEMBER#"}},
-        }
-        while True:
-            response = self._db.query(**arguments)
-            members += [_member(from_item(item)) for item in response["Items"]]
-            if "LastEvaluatedKey" not in response:
-                return members
-            arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    def page(
+        self, tenant_id: int, *, limit: int, skip: int = 0, after: dict[str, str] | None = None
+    ) -> tuple[list[MemberItem], dict[str, str] | None]:
+        """One page of the tenant's members in user-id order, and the next page's start key (None: the last)."""
+        items, next_key = prefix_page(
+            self._db, table=self._tenants, pk=str(tenant_id), prefix="MEMBER#", limit=limit, skip=skip, after=after
+        )
+        return [_member(item) for item in items], next_key
+
+    def count(self, tenant_id: int) -> int:
+        return prefix_count(self._db, table=self._tenants, pk=str(tenant_id), prefix="MEMBER#")
 
     def add(self, membership: Membership, *, sealed_member: bytes, extra: list[dict[str, Any]] | None = None) -> None:
         """The member item (with the member's name and email sealed for the tenant) and its mirror, together.
@@ -82,7 +80,7 @@ class MembersRepository:
         member = to_item(
             {
                 "pk": tenant,
-                "sk": f"MEMBER#{user}",
+                "sk": member_sk(user),
                 "user_id": user,
                 "role": membership.role.value,
                 "created_at": created,
@@ -148,7 +146,7 @@ class MembersRepository:
 
     def get_many(self, tenant_id: int, user_ids: set[int]) -> dict[int, MemberItem]:
         """The given users' member items in one BatchGetItem (absent users are left out)."""
-        keys = [key(str(tenant_id), f"MEMBER#{user_id}") for user_id in sorted(user_ids)]
+        keys = [key(str(tenant_id), member_sk(user_id)) for user_id in sorted(user_ids)]
         found: dict[int, MemberItem] = {}
         request: dict[str, Any] = {self._tenants: {"Keys": keys, "ConsistentRead": True}}
         while request:
@@ -165,7 +163,7 @@ class MembersRepository:
             {
                 "Update": {
                     "TableName": self._tenants,
-                    "Key": key(tenant, f"MEMBER#{user}"),
+                    "Key": key(tenant, member_sk(user)),
                     "UpdateExpression": "SET #role = :new, version = version + :one",
                     "ConditionExpression": "version = :version",
                     "ExpressionAttributeNames": {"#role": "role"},
@@ -200,7 +198,7 @@ class MembersRepository:
             {
                 "Delete": {
                     "TableName": self._tenants,
-                    "Key": key(tenant, f"MEMBER#{user}"),
+                    "Key": key(tenant, member_sk(user)),
                     "ConditionExpression": "version = :version",
                     "ExpressionAttributeValues": {":version": {"N": str(member.version)}},
                 }

@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from audit_service.dal.dynamo import cancellation_reasons, error_code, from_item, key, to_item
+from audit_service.dal.dynamo import cancellation_reasons, error_code, from_item, key, member_sk, to_item
 from audit_service.domain.errors import Conflict, DomainError
 
 # An account can change only while it exists and no erasure has begun.
@@ -147,7 +147,7 @@ class UsersRepository:
         return {
             "Update": {
                 "TableName": self._tenants,
-                "Key": key(str(tenant_id), f"MEMBER#{user_id}"),
+                "Key": key(str(tenant_id), member_sk(user_id)),
                 "UpdateExpression": "SET pii = :pii",
                 "ConditionExpression": "attribute_exists(pk)",
                 "ExpressionAttributeValues": {":pii": {"B": sealed_member}},

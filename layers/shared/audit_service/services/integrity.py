@@ -52,10 +52,17 @@ SEALED_AFTER_EVENT_SKEW = MAX_CLOCK_SKEW + timedelta(minutes=1)
 
 # Bundles up to INLINE_BYTES are answered in the body (Lambda answers at most
 # 6 MB); larger ones are stored in the exports bucket (1-day lifecycle) and the
-# answer redirects to a presigned URL. A record is ~1.2 KB in a bundle; one
-# export reads at most MAX_EXPORT_RECORDS (narrow the period for more).
+# answer redirects to a presigned URL. A record is ~1.2 KB in a bundle.
 INLINE_BYTES = 5_000_000
-MAX_EXPORT_RECORDS = 200_000
+# Verify and export hold a period's records in memory: at most this many (read in order, refused as soon as
+# the count passes it, before the rest is read). docs/api.md has each route's worst case at this limit.
+MAX_PERIOD_RECORDS = 100_000
+
+
+class PeriodTooLarge(InvalidInput):
+    code = "period_too_large"
+
+
 LINK_SECONDS = 60  # the reader follows the 303 at once; a leaked link dies within a minute
 
 
@@ -143,6 +150,7 @@ class Integrity:
         self._anchors = anchors
         self._signer = signer
         self._authentic = authenticity(envelope, key_faults_raise=False)
+        self.max_records = MAX_PERIOD_RECORDS
 
     def key_fingerprint(self) -> str:
         """The signing key's fingerprint, for auditors to pin (``ld-audit-admin bundle verify --fingerprint``)."""
@@ -158,11 +166,6 @@ class Integrity:
         evidence = self.evidence(tenant_id, period, now=moment)
         sealed = evidence.sealed_keys()
         records = [item for item in evidence.records if record_key(item) in sealed]
-        if len(records) > MAX_EXPORT_RECORDS:
-            raise InvalidInput(
-                f"the period holds {len(records)} records; export at most {MAX_EXPORT_RECORDS} at a time "
-                "(narrow 'from' and 'to')"
-            )
         return {
             "format": BUNDLE_FORMAT,
             "owner": evidence.owner,
@@ -251,11 +254,15 @@ class Integrity:
         blocks = self._checkpoints.blocks(owner, [c.number for c in chain if overlaps(c, time_from, time_to)])
         low = time_from or "0"
         high = time_to if time_to == LATEST else time_to + LATEST
-        found = {
-            record_key(item): item
-            for kind in KINDS
-            for item in self._records.stored_items(f"{owner}#{kind}", time_from=low, time_to=high)
-        }
+        found: dict[RecordKey, Item] = {}
+        for kind in KINDS:
+            for item in self._records.stored_items(f"{owner}#{kind}", time_from=low, time_to=high):
+                found[record_key(item)] = item
+                if len(found) > self.max_records:  # refused before the rest is read
+                    raise PeriodTooLarge(
+                        f"the period holds more than {self.max_records:,} records: "
+                        "take it in shorter periods ('from' and 'to')"
+                    )
         # Entries of the period whose records the time index did not return: moved in time, or gone.
         wanted = [
             (f"{owner}#{entry.kind}", entry.id)

@@ -36,6 +36,7 @@ from audit_service.services.accounts import profile_binding, user_context
 from audit_service.services.changes import ChangeRecorder
 from audit_service.services.members import Members
 from audit_service.services.notifications import NotificationType
+from audit_service.services.pagination import Page, PageRequest, decode_key_cursor, encode_key_cursor
 
 if TYPE_CHECKING:
     from audit_service.crypto.envelope import Envelope
@@ -81,7 +82,8 @@ class Invitations:
         self, tenant_id: int, *, email: str, role: Role, days: int, actor_id: int, request: RequestMetadata
     ) -> dict[str, Any]:
         now = utc_now()
-        invitation_id = secrets.token_hex(12)
+        # 24 hex digits: the creation time (ms) then 48 random bits, so key order is creation order
+        invitation_id = f"{int(now.timestamp() * 1000):012x}{secrets.token_hex(6)}"
         secret = one_time_secret()
         invitation = InvitationItem(
             tenant_id=tenant_id,
@@ -159,9 +161,22 @@ class Invitations:
             },
         )
 
-    def list_invitations(self, tenant_id: int) -> list[dict[str, Any]]:
-        items = sorted(self._repo.list_invitations(tenant_id), key=lambda item: item.created_at, reverse=True)
-        return [self._view(item) for item in items]
+    def list_invitations(self, tenant_id: int, request: PageRequest) -> Page:
+        """One page of the tenant's invitations, newest first; only that page is read and decrypted."""
+        scope = f"invitations:{tenant_id}"
+        after = (
+            decode_key_cursor(request.cursor, scope, pk=str(tenant_id), sk_prefix="INVITATION#")
+            if request.cursor
+            else None
+        )
+        items, next_key = self._repo.page(tenant_id, limit=request.results, skip=request.skip, after=after)
+        return Page(
+            data=[self._view(item) for item in items],
+            page=request.page,
+            results=request.results,
+            total=self._repo.count(tenant_id),
+            next=encode_key_cursor(scope, next_key) if next_key else None,
+        )
 
     def addressed_to_user(self, user_id: int) -> list[dict[str, Any]]:
         """Invitations addressed to the user's email, in any tenant (found by its blind-index hash)."""

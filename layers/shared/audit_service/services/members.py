@@ -11,6 +11,7 @@ from audit_service.domain.models import Principal, RequestMetadata, iso_utc
 from audit_service.domain.permissions import Permission, Role
 from audit_service.services.auth import require
 from audit_service.services.changes import ChangeRecorder
+from audit_service.services.pagination import Page, PageRequest, decode_key_cursor, encode_key_cursor
 
 if TYPE_CHECKING:
     from audit_service.crypto.envelope import Envelope
@@ -36,8 +37,20 @@ class Members:
             {"name": name, "email": email}, context=member_context(tenant_id), bind=member_binding(tenant_id, user_id)
         )
 
-    def list_members(self, tenant_id: int) -> list[dict[str, Any]]:
-        return [self._view(member) for member in sorted(self._repo.list_members(tenant_id), key=lambda m: m.user_id)]
+    def list_members(self, tenant_id: int, request: PageRequest) -> Page:
+        """One page of the tenant's members, in user-id order; only that page is read and decrypted."""
+        scope = f"members:{tenant_id}"
+        after = (
+            decode_key_cursor(request.cursor, scope, pk=str(tenant_id), sk_prefix="MEMBER#") if request.cursor else None
+        )
+        members, next_key = self._repo.page(tenant_id, limit=request.results, skip=request.skip, after=after)
+        return Page(
+            data=[self._view(member) for member in members],
+            page=request.page,
+            results=request.results,
+            total=self._repo.count(tenant_id),
+            next=encode_key_cursor(scope, next_key) if next_key else None,
+        )
 
     def change_role(
         self, tenant_id: int, user_id: int, role: Role, *, principal: Principal, request: RequestMetadata

@@ -1,7 +1,9 @@
-"""Pages over the audit log table's indexes: page/results/cursor, exact totals, time ranges.
+"""Pages: page/results/cursor, exact totals, time ranges.
 
-Shared by the audit log, the access log and the security events, so that all
-three listings page, count and refuse bad input the same way.
+Shared by every listing (the audit log, the access log, the security events,
+members and invitations), so that all page, count and refuse bad input the
+same way. An offset (``page`` without ``cursor``) is read and thrown away, so
+it is capped at ``MAX_OFFSET`` records; beyond that, follow ``next``.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from audit_service.domain.errors import InvalidInput
 from audit_service.domain.models import iso_utc, utc_now
 
 MAX_RESULTS = 100
+MAX_OFFSET = 1_000  # records a page without a cursor may skip
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,16 @@ class PageRequest:
             raise InvalidInput("'page' starts at 1")
         if not 1 <= self.results <= MAX_RESULTS:
             raise InvalidInput(f"'results' must be between 1 and {MAX_RESULTS}")
+        if self.cursor is None and self.skip > MAX_OFFSET:
+            raise InvalidInput(
+                f"page {self.page} would skip {self.skip} records, more than {MAX_OFFSET:,}: "
+                "follow the 'next' cursor of the previous page instead"
+            )
+
+    @property
+    def skip(self) -> int:
+        """Records before this page when it is reached by number (none with a cursor)."""
+        return 0 if self.cursor else (self.page - 1) * self.results
 
 
 @dataclass(frozen=True)
@@ -97,8 +110,7 @@ def read_page(
     the scope that issued it, and never starts outside the queried partition.
     """
     after = _decode_cursor(request.cursor, scope, query) if request.cursor else None
-    skip = 0 if after else (request.page - 1) * request.results
-    records, more = store.page(query, limit=request.results, skip=skip, after=after)
+    records, more = store.page(query, limit=request.results, skip=request.skip, after=after)
     return Page(
         data=[view(record) for record in records],
         page=request.page,
@@ -106,6 +118,27 @@ def read_page(
         total=store.count(query),
         next=_encode_cursor(records[-1], scope, query) if more and records else None,
     )
+
+
+def encode_key_cursor(scope: str, key: Mapping[str, str]) -> str:
+    """The cursor of a listing read by key (members, invitations): where the next page starts."""
+    payload = json.dumps({"scope": scope, "key": dict(key)}, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+
+
+def decode_key_cursor(cursor: str, scope: str, *, pk: str, sk_prefix: str) -> dict[str, str]:
+    """The start key a cursor names, only if it lies in the partition and key range being read."""
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        key = payload["key"]
+        valid = isinstance(key, dict) and all(isinstance(key.get(k), str) for k in ("pk", "sk"))
+    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
+        valid = False
+    if not valid:
+        raise InvalidInput("'cursor' is not a cursor this API returned")
+    if payload.get("scope") != scope or key["pk"] != pk or not key["sk"].startswith(sk_prefix):
+        raise InvalidInput("'cursor' belongs to another listing")
+    return {"pk": key["pk"], "sk": key["sk"]}
 
 
 def _encode_cursor(record: StoredRecord, scope: str, query: RecordQuery) -> str:
