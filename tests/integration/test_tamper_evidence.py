@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -776,3 +777,39 @@ def test_a_period_over_the_limit_is_refused_before_it_is_read_whole(
     later = sealed[9]["occurred_at"].replace("+00:00", "Z")
     status, body = api.call("GET", f"/audit/tenants/{tenant}/verify?from={later}", auditor)
     assert status == 200 and body["verified"], body  # a shorter period fits
+
+
+def test_a_checkpoint_sealed_while_verifying_is_not_reported_as_truncation(
+    stack: Stack,
+    api: Api,
+    pollers: Pollers,
+    sealed: list[dict[str, Any]],
+    tenant: int,
+    auditor: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The sealer keeps sealing while a verify reads: a checkpoint stored and anchored between the
+    verify's reads is a newer end of the log, not a log cut short."""
+    from audit_service.dal.checkpoints import CheckpointStore
+
+    chain = CheckpointStore.chain
+    sealed_meanwhile: list[int] = []
+
+    def chain_then_seal(self: CheckpointStore, owner: str, *, start: int = 1) -> list[Any]:
+        read = chain(self, owner, start=start)
+        if not sealed_meanwhile:  # a producer and the sealer, outside this function (a thread of their own)
+
+            def produce_and_seal() -> None:
+                publish(stack, *events(tenant, 2))
+                sealed_meanwhile.append(pollers.drain())
+
+            sealer = threading.Thread(target=produce_and_seal)
+            sealer.start()
+            sealer.join()
+        return read
+
+    monkeypatch.setattr(CheckpointStore, "chain", chain_then_seal)
+    report = verify(api, tenant, auditor)
+    assert sealed_meanwhile and sealed_meanwhile[0] > 0
+    assert report["problems"] == [], report
+    assert report["verified"] is True

@@ -250,6 +250,10 @@ class Integrity:
         """Everything the verifier needs for the owner's ``period``, read from the tables, S3 and KMS."""
         owner = str(owner)
         time_from, time_to = _bounds(period)
+        # The anchor first: the sealer stores a checkpoint before anchoring it, so every checkpoint anchored
+        # now is in the chain read next. Read after the chain, an anchor sealed in between would look like
+        # a log cut short.
+        anchor = self._anchors.newest(owner)
         start, chain = self._segment(owner, period)
         blocks = self._checkpoints.blocks(owner, [c.number for c in chain if overlaps(c, time_from, time_to)])
         low = time_from or "0"
@@ -277,7 +281,7 @@ class Integrity:
             checkpoints=chain,
             blocks=blocks,
             records=list(found.values()),
-            anchor=self._anchors.newest(owner),
+            anchor=anchor,
             public_key=self._signer.public_key(),
             now=int((now or utc_now()).timestamp()),
             time_from=time_from,
