@@ -5,14 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import account_paths, audit_paths, cold_start, flooding, gdpr_paths
+from bench import account_paths, audit_paths, cold_start, flooding, gdpr_paths, local_cloud
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--samples", type=int, default=9, help="fresh interpreters per function (default 9)")
     parser.add_argument("--events", type=int, default=10_000, help="events ingested by the write path (default 10000)")
-    parser.add_argument("--only", choices=["cold-start", "audit", "accounts", "gdpr", "flooding"], help="run one table")
+    parser.add_argument(
+        "--only", choices=["cold-start", "audit", "accounts", "gdpr", "flooding", "local-cloud"], help="run one table"
+    )
     args = parser.parse_args()
 
     ok = True
@@ -35,6 +37,12 @@ def main() -> int:
     if args.only in (None, "flooding"):
         table, passed = audit_paths.report(
             flooding.measure(), title="A flood of bad keys from one source (WAF, authorizer, recorder; simulated time)"
+        )
+        print(table, end="\n\n", flush=True)
+        ok = ok and passed
+    if args.only in (None, "local-cloud"):
+        table, passed = audit_paths.report(
+            local_cloud.measure(), title="The local cloud end to end (make run's process, over HTTP)"
         )
         print(table, flush=True)
         ok = ok and passed

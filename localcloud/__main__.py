@@ -10,6 +10,8 @@ from pathlib import Path
 
 from localcloud.cloud import LocalCloud, Options
 
+LOCAL_DEFAULTS = {"SealingWindowSeconds": "2"}
+
 
 def _arguments() -> Options:
     defaults = Options()
@@ -41,6 +43,8 @@ def _arguments() -> Options:
     parameters = dict(item.split("=", 1) for item in args.parameter if "=" in item)
     if len(parameters) != len(args.parameter):
         parser.error("--parameter takes NAME=VALUE")
+    # Locally, records are sealed within seconds (AWS's default window is a minute); a --parameter overrides it.
+    parameters = {**LOCAL_DEFAULTS, **parameters}
     return Options(
         host=args.host,
         port=args.port,

@@ -46,6 +46,7 @@ class LocalCloud:
     runtime: Runtime | None = None
     demo: dict[str, Any] = field(default_factory=dict)
     _moto: Any = None
+    _mock: Any = None
     _api: ThreadingHTTPServer | None = None
     _pollers: Pollers | None = None
     _mailer: LocalMailer | None = None
@@ -63,11 +64,15 @@ class LocalCloud:
         from moto.server import ThreadedMotoServer
 
         opts = self.options
-        # Every SDK client in this process (the handlers', the Encryption SDK's)
-        # talks to the embedded AWS through the standard endpoint variable.
+        # The SDK clients of this process (the handlers', the Encryption SDK's, the pollers') reach the
+        # embedded AWS in memory (moto's mock); everything outside it (the AWS CLI, ld-audit-admin, tests)
+        # reaches the same backends through the server's endpoint. In-process calls skip an HTTP round
+        # trip and a web framework each: the local cloud keeps up with hundreds of events a second.
+        os.environ.pop("AWS_ENDPOINT_URL", None)
         os.environ.update(
             {
-                "AWS_ENDPOINT_URL": self.aws_url,
+                # S3 keeps the server's endpoint: presigned URLs handed to callers must point at it.
+                "AWS_ENDPOINT_URL_S3": self.aws_url,
                 "AWS_DEFAULT_REGION": opts.region,
                 "AWS_REGION": opts.region,
                 "AWS_ACCESS_KEY_ID": "local",
@@ -78,13 +83,25 @@ class LocalCloud:
         )
         default_user_config["stepfunctions"]["execute_state_machine"] = True
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        # Keep-alive between the functions' SDK clients and the embedded AWS, as AWS's endpoints do: with
+        # HTTP/1.0 every call opened a new connection.
+        from werkzeug.serving import WSGIRequestHandler
+
+        WSGIRequestHandler.protocol_version = "HTTP/1.1"
+        from localcloud import moto_fixes
+
+        moto_fixes.install()
         self._moto = ThreadedMotoServer(ip_address=opts.host, port=opts.aws_port, verbose=False)
         self._moto.start()
+        from moto import mock_aws
+
+        self._mock = mock_aws()
+        self._mock.start(reset=False)  # the server's backends, shared
 
         config = Config(retries={"mode": "standard", "max_attempts": 3})
 
         def clients(service: str) -> Any:
-            return boto3.client(service, region_name=opts.region, endpoint_url=self.aws_url, config=config)
+            return boto3.client(service, region_name=opts.region, config=config)
 
         self.stack = provision(clients, stack_name=opts.stack_name, region=opts.region, parameters=opts.parameters)
         os.environ.update(self.stack.environment())
@@ -138,6 +155,8 @@ class LocalCloud:
             self._pollers.stop()
         if self._api is not None:
             self._api.shutdown()
+        if self._mock is not None:
+            self._mock.stop(remove_data=False)
         if self._moto is not None:
             self._moto.stop()
         if self.options.state_file.exists():

@@ -15,18 +15,119 @@
   succeeded, and a write that still fails (an invalid update) is undone item
   by item, streaming nothing. No table is copied, so a transaction costs the
   same on a large table as on a small one.
+- SQS ``ReceiveMessage`` checked each message's retention by computing all of
+  the queue's attributes (approximate counts over every message) per message,
+  so a receive cost grew with the square of the queue's depth: under a burst
+  the local cloud ingested ~25 events/s. The retention check reads the
+  queue's retention period instead, and a message's visible/delayed test
+  reads the clock with ``time.time()`` rather than through two datetime
+  conversions (the same value; moto's way only matters under freezegun).
+- EventBridge parsed its default input template's JSONPath expressions (a
+  yacc parser built from scratch) for every event and target; the parsed
+  expressions are cached.
+- Concurrency: moto's backends are plain dictionaries with no locking, and
+  the local cloud calls them from many threads (the API's requests, one
+  poller per event source, the server's clients). Under load a query
+  iterating a table while another thread wrote to it failed with "dictionary
+  changed size during iteration", a 500 no AWS endpoint gives. Every action
+  runs under one re-entrant lock, as if each were atomic, which is what AWS's
+  API promises per call (a transaction's conditions and writes included).
+  Lambda's Invoke is left out: it runs a function, whose own calls take the lock.
+- The server listed moto's package directory on disk for every request to
+  find its backend; the list is read once.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import threading
 from collections.abc import Callable
 from typing import Any
 
 
 def install() -> None:
+    _install_one_action_at_a_time()
     _install_state_machine_copy()
     _install_atomic_transactions()
+    _install_cheap_retention_check()
+    _install_cheap_message_clock()
+    _install_jsonpath_cache()
+    _install_backend_list_cache()
+
+
+_ACTIONS = threading.RLock()
+
+
+def _one_at_a_time(action: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(action)
+    def locked(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if type(self).__module__.startswith("moto.awslambda"):
+            return action(self, *args, **kwargs)
+        with _ACTIONS:
+            return action(self, *args, **kwargs)
+
+    locked._localcloud_locked = True  # type: ignore[attr-defined]
+    return locked
+
+
+def _install_one_action_at_a_time() -> None:
+    from moto.core.responses import BaseResponse
+    from moto.s3.responses import S3Response
+
+    for owner, name in ((BaseResponse, "call_action"), (S3Response, "bucket_response"), (S3Response, "key_response")):
+        action = getattr(owner, name)
+        if not getattr(action, "_localcloud_locked", False):
+            setattr(owner, name, _one_at_a_time(action))
+
+
+def _install_backend_list_cache() -> None:
+    from moto import backends
+
+    if getattr(backends, "_localcloud_cached", False):
+        return
+    names = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: names
+    backends._localcloud_cached = True  # type: ignore[attr-defined]
+
+
+def _install_cheap_message_clock() -> None:
+    import time
+
+    from moto.sqs.models import Message
+
+    if getattr(Message, "_localcloud_clock", False):
+        return
+    Message.visible = property(lambda self: time.time() * 1000 > self.visible_at)  # type: ignore[method-assign,assignment]
+    Message.delayed = property(lambda self: time.time() * 1000 < self.delayed_until)  # type: ignore[method-assign,assignment]
+    Message._localcloud_clock = True  # type: ignore[attr-defined]
+
+
+def _install_jsonpath_cache() -> None:
+    import functools
+
+    import jsonpath_ng.ext
+
+    if getattr(jsonpath_ng.ext, "_localcloud_cached", False):
+        return
+    cached = functools.lru_cache(maxsize=512)(jsonpath_ng.ext.parse)  # type: ignore[attr-defined]
+    jsonpath_ng.ext.parse = cached  # type: ignore[attr-defined]
+    jsonpath_ng.ext._localcloud_cached = True  # type: ignore[attr-defined]
+
+
+def _install_cheap_retention_check() -> None:
+    from moto.core.utils import unix_time
+    from moto.sqs.models import SQSBackend
+
+    if getattr(SQSBackend, "_localcloud_retention", False):
+        return
+
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+        retention = int(self.get_queue(queue_name).message_retention_period)
+        return bool(retention + message.sent_timestamp / 1000 > unix_time())
+
+    SQSBackend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period  # type: ignore[method-assign]
+    SQSBackend._localcloud_retention = True  # type: ignore[attr-defined]
 
 
 def _install_state_machine_copy() -> None:

@@ -2,13 +2,16 @@
 
 Semantics follow Lambda's:
 - SQS: batches of up to ``BatchSize``, gathered over several receives (ten
-  at a time, as SQS allows) and, with ``MaximumBatchingWindowInSeconds``, at
-  most one batch per window while polling in the background; messages are
-  deleted only when the invocation succeeds, except those named in
-  ``batchItemFailures`` (with ``ReportBatchItemFailures``). A failed message becomes visible again after the
+  at a time, as SQS allows); with ``MaximumBatchingWindowInSeconds`` a batch
+  is invoked when it is full or when its first message has waited the window,
+  as Lambda does; messages are deleted only when the invocation succeeds,
+  except those named in ``batchItemFailures`` (with
+  ``ReportBatchItemFailures``). A failed message becomes visible again after the
   queue's visibility timeout, and the queue's redrive policy moves it to the
   dead-letter queue after ``maxReceiveCount`` receives.
-- DynamoDB streams: records in order per shard; a failed batch is retried from
+- DynamoDB streams: records in order per shard, read at most once per
+  ``MaximumBatchingWindowInSeconds`` while polling in the background (so a
+  busy table gives the function large batches, as on Lambda); a failed batch is retried from
   the first failed record (the whole batch without ``ReportBatchItemFailures``).
   With ``BisectBatchOnFunctionError`` a failing batch is halved until the
   failing record is alone; a batch of one that fails more than
@@ -39,36 +42,45 @@ class SqsPoller:
         self._runtime = runtime
         self._sqs = clients("sqs")
         self._region = region
-        self._last_batch = 0.0
+        self._held: list[dict[str, Any]] = []  # received, waiting for the batch to fill or the window to pass
+        self._held_since = 0.0
 
     def poll_once(self, wait_seconds: int = 0, *, flush: bool = True) -> int:
-        """Receive and process one batch; returns how many messages were received.
+        """Receive what is waiting and invoke the function with a batch; returns how many messages arrived.
 
-        ``flush`` False (the background loop): not again before the batching window has passed.
+        ``flush`` False (the background loop): a batch that is not full waits for its window.
         """
-        if not flush and time.monotonic() - self._last_batch < self.mapping.batching_window:
-            return 0
-        messages: list[dict[str, Any]] = []
-        while len(messages) < self.mapping.batch_size:
+        received = 0
+        while len(self._held) < self.mapping.batch_size:
             response = self._sqs.receive_message(
                 QueueUrl=self.mapping.queue_url,
-                MaxNumberOfMessages=min(10, self.mapping.batch_size - len(messages)),
-                WaitTimeSeconds=wait_seconds if not messages else 0,
+                MaxNumberOfMessages=min(10, self.mapping.batch_size - len(self._held)),
+                WaitTimeSeconds=wait_seconds if not self._held else 0,
                 MessageSystemAttributeNames=["All"],
                 MessageAttributeNames=["All"],
             )
-            received = response.get("Messages", [])
-            messages += received
-            if not received:
+            batch = response.get("Messages", [])
+            if not batch:
                 break
-        if not messages:
+            if not self._held:
+                self._held_since = time.monotonic()
+            self._held += batch
+            received += len(batch)
+        if not self._held:
             return 0
-        self._last_batch = time.monotonic()
+        full = len(self._held) >= self.mapping.batch_size
+        if not flush and not full and time.monotonic() - self._held_since < self.mapping.batching_window:
+            return received
+        messages, self._held = self._held, []
+        self._invoke(messages)
+        return max(received, len(messages))
+
+    def _invoke(self, messages: list[dict[str, Any]]) -> None:
         event = {"Records": [self._record(message) for message in messages]}
         try:
             result = self._runtime.invoke(self.mapping.function, event)
         except FunctionError:
-            return len(messages)  # nothing deleted: every message is retried
+            return  # nothing deleted: every message is retried
         failed: set[str] = set()
         if self.mapping.report_batch_item_failures and isinstance(result, dict):
             failed = {item["itemIdentifier"] for item in result.get("batchItemFailures", [])}
@@ -80,7 +92,6 @@ class SqsPoller:
                     {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[start : start + 10])
                 ],
             )
-        return len(messages)
 
     def _record(self, message: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -106,6 +117,7 @@ class StreamPoller:
         self._iterators: dict[str, str | None] = {}
         self._limits: dict[str, int] = {}  # a bisected shard's current batch size
         self._attempts: dict[str, int] = {}  # failed attempts of a shard's current batch
+        self._last_read = 0.0
 
     def _shard_iterators(self) -> dict[str, str | None]:
         description = self._streams.describe_stream(StreamArn=self.mapping.source_arn)["StreamDescription"]
@@ -120,6 +132,10 @@ class StreamPoller:
         return self._iterators
 
     def poll_once(self, wait_seconds: int = 0, *, flush: bool = True) -> int:
+        """Read and deliver what the shards hold; ``flush`` False: not again before the batching window passed."""
+        if not flush and time.monotonic() - self._last_read < self.mapping.batching_window:
+            return 0
+        self._last_read = time.monotonic()
         processed = 0
         for shard_id, iterator in list(self._shard_iterators().items()):
             if iterator is None:
@@ -212,7 +228,8 @@ def as_lambda_json(record: dict[str, Any]) -> Any:
 
 
 class Pollers:
-    """Runs every mapping of the stack on a background thread until stopped."""
+    """Runs each mapping of the stack on a background thread of its own until stopped (Lambda polls each
+    event source independently: the sealer keeps up while ingest is busy)."""
 
     def __init__(
         self,
@@ -229,7 +246,7 @@ class Pollers:
         ]
         self._interval = interval
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def drain(self) -> int:
         """Poll every mapping until all are empty (tests use this instead of sleeping)."""
@@ -241,19 +258,23 @@ class Pollers:
                 return total
 
     def start(self) -> None:
-        def loop() -> None:
+        def loop(poller: SqsPoller | StreamPoller) -> None:
             while not self._stop.is_set():
                 try:
-                    if sum(poller.poll_once(flush=False) for poller in self.pollers) == 0:
+                    if poller.poll_once(flush=False) == 0:
                         self._stop.wait(self._interval)
                 except Exception as error:  # noqa: BLE001 - keep polling, as Lambda's pollers do
                     print(f"poller error: {type(error).__name__}: {error}", flush=True)
                     self._stop.wait(1.0)
 
-        self._thread = threading.Thread(target=loop, name="event-source-pollers", daemon=True)
-        self._thread.start()
+        for poller in self.pollers:
+            thread = threading.Thread(
+                target=loop, args=(poller,), name=f"poller-{poller.mapping.function}", daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
 
     def stop(self) -> None:
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        for thread in self._threads:
+            thread.join(timeout=5)

@@ -538,6 +538,7 @@ class Provisioner:
                         starting_position=config.get("StartingPosition", "LATEST"),
                         max_retry_attempts=int(config.get("MaximumRetryAttempts", -1)),
                         bisect_on_error=bool(config.get("BisectBatchOnFunctionError", False)),
+                        batching_window=float(config.get("MaximumBatchingWindowInSeconds", 0)),
                         on_failure_queue_url=(
                             self._clients("sqs").get_queue_url(QueueName=destination.rsplit(":", 1)[1])["QueueUrl"]
                             if destination

@@ -161,3 +161,63 @@ def test_sealing_goes_on_after_a_cancelled_transaction(
         report = container.integrity().verify(owner_id, TimeRange())
         assert report.verified, report.findings
         assert report.records_unsealed == 0 and report.records_checked > 0
+
+
+def test_many_threads_writing_and_reading_a_table_never_see_an_emulator_error(stack: Stack) -> None:
+    """The local cloud serves the API's requests and every event source's poller on threads of their own;
+    moto's tables are plain dictionaries, and a query iterating one while another thread wrote failed with
+    "dictionary changed size during iteration": a 500 from the listing route under load (issue #11, 4)."""
+    import sys
+    import threading
+
+    from localcloud import moto_fixes
+
+    moto_fixes.install()
+    dynamodb, table = clients("dynamodb"), stack.ref("AuditLogTable")
+    errors: list[BaseException] = []
+    done = threading.Event()
+
+    def write(writer: int) -> None:
+        try:
+            for n in range(200):
+                dynamodb.put_item(TableName=table, Item={"pk": {"S": "race#audit"}, "sk": {"S": f"{writer}-{n:04d}"}})
+        except Exception as error:  # noqa: BLE001 - collected and asserted below
+            errors.append(error)
+
+    def read() -> None:
+        try:
+            while not done.is_set():
+                dynamodb.query(  # an index query walks every item of the table in moto
+                    TableName=table,
+                    IndexName="by_time",
+                    KeyConditionExpression="pk = :pk",
+                    ExpressionAttributeValues={":pk": {"S": "race-0-0000#audit"}},
+                    Select="COUNT",
+                )
+        except Exception as error:  # noqa: BLE001 - collected and asserted below
+            errors.append(error)
+
+    for first in range(0, 5000, 25):  # a table of some size: iterating it takes a while
+        dynamodb.batch_write_item(
+            RequestItems={
+                table: [
+                    {"PutRequest": {"Item": {"pk": {"S": f"bulk-{n}#audit"}, "sk": {"S": "x"}, "ts_key": {"S": "x"}}}}
+                    for n in range(first, first + 25)
+                ]
+            }
+        )
+    writers = [threading.Thread(target=write, args=(w,)) for w in range(3)]
+    readers = [threading.Thread(target=read) for _ in range(2)]
+    switching = sys.getswitchinterval()
+    sys.setswitchinterval(1e-5)  # threads interleave often, as under a real burst
+    try:
+        for thread in writers + readers:
+            thread.start()
+        for thread in writers:
+            thread.join()
+        done.set()
+        for thread in readers:
+            thread.join()
+    finally:
+        sys.setswitchinterval(switching)
+    assert errors == []
