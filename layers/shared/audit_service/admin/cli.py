@@ -194,16 +194,33 @@ def _offline(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _use_stack(stack_name: str) -> None:
+    from botocore.exceptions import ClientError
+
     from audit_service.aws import client
 
-    stack = client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+    try:
+        stack = client("cloudformation").describe_stacks(StackName=stack_name)["Stacks"][0]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") == "ValidationError":  # CloudFormation's "does not exist"
+            raise ValueError(
+                f"no stack {stack_name!r} in this account and region: check --stack and AWS_DEFAULT_REGION"
+            ) from error
+        raise
     outputs = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
+    missing = sorted(set(_OUTPUT_TO_ENV) - set(outputs))
+    if missing:
+        raise ValueError(f"stack {stack_name!r} lacks outputs {', '.join(missing)}: is it this service's stack?")
     for output, variable in _OUTPUT_TO_ENV.items():
         os.environ[variable] = outputs[output]
     container.reset()
 
 
 def _use_local(state_file: str) -> None:
+    if not Path(state_file).is_file():
+        raise ValueError(
+            f"no local cloud state at {state_file}: start it with `make run` in another terminal"
+            " (or name its state file with --state-file)"
+        )
     state = json.loads(Path(state_file).read_text())
     os.environ.update(state["environment"])
     resources = state.get("resources", {})
@@ -326,13 +343,32 @@ def _account_command(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
     try:
         result = run(sys.argv[1:] if argv is None else argv)
         print(json.dumps(result, indent=2))
-    except (DomainError, ValidationError, ValueError, OSError) as error:
-        message = error.message if isinstance(error, DomainError) else str(error)
-        if isinstance(error, ValidationError) and error.title == "Settings":
-            message = "which deployment? use --stack NAME (a deployed stack) or --local (the local cloud of make run)"
-        print(json.dumps({"error": message}), file=sys.stderr)
+    except (DomainError, ValidationError, ValueError, OSError, BotoCoreError, ClientError) as error:
+        print(json.dumps({"error": _say_what_to_do(error)}), file=sys.stderr)
         return 1
     return 2 if result.get("verified") is False else 0
+
+
+def _say_what_to_do(error: Exception) -> str:
+    """One line for the operator: what went wrong and what to do, never a traceback."""
+    from botocore.exceptions import ClientError, EndpointConnectionError, NoCredentialsError, NoRegionError
+
+    if isinstance(error, DomainError):
+        return error.message
+    if isinstance(error, ValidationError) and error.title == "Settings":
+        return "which deployment? use --stack NAME (a deployed stack) or --local (the local cloud of make run)"
+    if isinstance(error, NoRegionError):
+        return "no AWS region: set AWS_DEFAULT_REGION (or your profile's region) to the stack's region"
+    if isinstance(error, NoCredentialsError):
+        return "no AWS credentials: configure them (aws configure, AWS_PROFILE or the environment) for its account"
+    if isinstance(error, EndpointConnectionError):
+        return f"cannot reach {error.kwargs.get('endpoint_url')}: for --local, is `make run` still running?"
+    if isinstance(error, ClientError):
+        details = error.response.get("Error", {})
+        return f"AWS refused {error.operation_name}: {details.get('Code')}: {details.get('Message')}"
+    return str(error)

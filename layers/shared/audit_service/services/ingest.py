@@ -62,7 +62,12 @@ def parse(body: str) -> AuditEventIn | SessionStarted | SessionEnded:
         if document["detail-type"] not in MODELS:
             raise Rejected(f"unknown detail-type {str(document['detail-type'])[:64]!r}")
         model = MODELS[document["detail-type"]]
+        envelope_time = document.get("time")
         document = document["detail"]
+        if model is AuditEventIn and isinstance(document, dict) and "occurred_at" not in document and envelope_time:
+            # Without its own time, an event happened when the bus received it (EventBridge's ``time``,
+            # the same on every redelivery): a producer need not send a clock reading of its own.
+            document = {**document, "occurred_at": envelope_time}
     try:
         return model.model_validate(document)
     except ValidationError as error:
