@@ -1,6 +1,8 @@
 """SQS consumer: audit events from the EventBridge bus into the audit log.
 
-Each message is one EventBridge event whose ``detail`` is an ``AuditEventIn``.
+Each message is one EventBridge event whose ``detail`` is an ``AuditEventIn``
+(checked against its type's current version in the registry), a session
+event, or an event type's registration.
 - Stored (or already stored: a redelivery) -> the message succeeds.
 - Permanently bad (invalid JSON, fails the contract, unknown type or tenant,
   an ``event_id`` reused by a different event) -> sent to the dead-letter queue
@@ -35,6 +37,7 @@ ingestor = Ingestor(
     container.audit_log(),
     DeadLetters(lambda: client("sqs"), get_settings().dead_letter_queue_url, container.envelope),
     sessions=container.my_account,
+    types=container.event_type_registry,
 )
 processor = BatchProcessor(event_type=EventType.SQS)
 

@@ -72,9 +72,7 @@ def bash(script: str, folder: Path) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_readme_walkthrough_runs_as_written(cloud: dict[str, Any], clone: Path) -> None:
-    walkthrough = [
-        b for b in blocks(README) if ("127.0.0.1:3000" in b or "--local" in b) and not b.startswith("make ")
-    ]
+    walkthrough = [b for b in blocks(README) if ("127.0.0.1:3000" in b or "--local" in b) and not b.startswith("make ")]
     assert len(walkthrough) >= 4, "the README's walkthrough blocks were not found"
     done = bash(on_test_ports("\n".join(walkthrough), cloud), clone)
     assert done.returncode == 0, done.stdout + done.stderr

@@ -317,3 +317,70 @@ def test_ctrl_c_stops_cleanly(cloud: dict[str, Any]) -> None:
     process.send_signal(signal.SIGINT)
     assert process.wait(timeout=20) == 0
     assert not cloud["state"].exists()
+
+
+def test_a_service_registers_a_type_on_the_bus_and_its_events_are_served(cloud: dict[str, Any]) -> None:
+    """Issue #12: a new resource audited without a change to this service, over the local cloud's real endpoints."""
+    tenant_id = cloud["tenants"][0]["id"]
+    key = _user(cloud, "auditor")["api_key"]
+    events = boto3.client(
+        "events",
+        endpoint_url=cloud["aws_endpoint_url"],
+        region_name=cloud["region"],
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    bus = cloud["resources"]["AuditEventBus"]
+    declaration = {
+        "type": "topic_created",
+        "name": "Topic Created",
+        "resource": "topic",
+        "action": "created",
+        "operation": "create",
+        "context": ["deployment"],
+        "current_schema": {"type": "object", "required": ["partitions"]},
+    }
+    registered = events.put_events(
+        Entries=[
+            {
+                "EventBusName": bus,
+                "Source": "laserdata.streaming",
+                "DetailType": "Audit Event Type Registered",
+                "Detail": json.dumps({"declaration": declaration, "author": {"id": 1, "name": "Streaming CI"}}),
+            }
+        ]
+    )
+    assert registered["FailedEntryCount"] == 0
+    deadline = time.monotonic() + 15
+    while not any(t["type"] == "topic_created" for t in _get(cloud, "/audit/types", key)[1]):
+        assert time.monotonic() < deadline, "the type was not registered"
+        time.sleep(0.2)
+
+    event_id = f"topic-{time.time_ns()}"
+    detail = {
+        "event_id": event_id,
+        "type": "topic_created",
+        "tenant_id": tenant_id,
+        "author": {"id": 1, "name": "Jane Smith"},
+        "deployment": {"id": 42, "name": "prod-cluster"},
+        "current": {"partitions": 12},
+    }
+    events.put_events(
+        Entries=[
+            {
+                "EventBusName": bus,
+                "Source": "laserdata.streaming",
+                "DetailType": "Audit Event",
+                "Detail": json.dumps(detail),
+            }
+        ]
+    )
+    while True:
+        status, page = _get(cloud, f"/audit/tenants/{tenant_id}?type=topic_created", key)
+        assert status == 200
+        if page["data"]:
+            break
+        assert time.monotonic() < deadline + 15, "the event was not served"
+        time.sleep(0.2)
+    (record,) = page["data"]
+    assert (record["id"], record["name"], record["current"]) == (event_id, "Topic Created", {"partitions": 12})

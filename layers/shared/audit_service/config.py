@@ -33,6 +33,8 @@ class Settings(BaseModel):
     export_state_machine_arn: str | None = None
     erasure_state_machine_arn: str | None = None
     checkpoints_table: str | None = None
+    event_types_table: str | None = None  # the registry; without it, today's catalog alone
+    event_types_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
     signing_key_arn: str | None = None
     anchor_bucket: str | None = None
     # Messages for people: published on the bus, sealed with the mailer's key (services/notifications.py).

@@ -91,6 +91,7 @@ if TYPE_CHECKING:
     from audit_service.services.audit_log import AuditLog
     from audit_service.services.auth import Authenticator
     from audit_service.services.changes import ChangeRecorder
+    from audit_service.services.event_types import EventTypeRegistry
     from audit_service.services.gdpr import AccountErasure, AccountExport
     from audit_service.services.integrity import BundleDelivery, Integrity
     from audit_service.services.invitations import Invitations
@@ -190,7 +191,18 @@ def security_signals() -> SecuritySignals:
 def audit_log() -> AuditLog:
     from audit_service.services.audit_log import AuditLog
 
-    return AuditLog(log_record_store(), envelope(), tenant_directory())
+    return AuditLog(log_record_store(), envelope(), tenant_directory(), types=event_type_registry)
+
+
+@cache
+def event_type_registry() -> EventTypeRegistry:
+    from audit_service.dal.event_types import EventTypeStore
+    from audit_service.services.event_types import EventTypeRegistry
+
+    settings = get_settings()
+    table = settings.event_types_table
+    store = EventTypeStore(client("dynamodb"), table=table) if table else None
+    return EventTypeRegistry(store, change_recorder, ttl=settings.event_types_cache_seconds)
 
 
 @cache
@@ -378,35 +390,7 @@ def bundle_delivery() -> BundleDelivery:
 
 def reset() -> None:
     """Forget every cached collaborator (tests and the local cloud's re-seeding)."""
-    for factory in (
-        accounts_repository,
-        envelope,
-        notifier,
-        blind_index,
-        log_record_store,
-        authenticator,
-        tenant_directory,
-        security_signals,
-        security_events,
-        audit_log,
-        access_log,
-        members_repository,
-        change_recorder,
-        members,
-        invitations,
-        my_account,
-        users_repository,
-        account_export,
-        account_erasure,
-        workflows,
-        accounts,
-        checkpoint_store,
-        anchor_store,
-        signer,
-        sealer,
-        integrity,
-        bundle_delivery,
-    ):
+    for factory in _FACTORIES:  # every @cache factory registers itself: none can be forgotten here
         factory.cache_clear()
     get_settings.cache_clear()
     reset_clients()

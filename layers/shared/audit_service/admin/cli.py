@@ -44,6 +44,7 @@ _OUTPUT_TO_ENV = {
     "DataKeyArn": "DATA_KEY_ARN",
     "BlindIndexKeyArn": "BLIND_INDEX_KEY_ARN",
     "CheckpointsTableName": "CHECKPOINTS_TABLE",
+    "EventTypesTableName": "EVENT_TYPES_TABLE",
     "SigningKeyArn": "SIGNING_KEY_ARN",
     "AnchorBucketName": "ANCHOR_BUCKET",
     "EraseAccountStateMachineArn": "ERASURE_STATE_MACHINE_ARN",
@@ -120,6 +121,17 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _operator_commands(groups: Any) -> None:
+    types = groups.add_parser("types").add_subparsers(dest="action", required=True)
+    register = types.add_parser(
+        "register", help="register an event type's declaration (a JSON file); a changed one becomes a new version"
+    )
+    register.add_argument("--file", required=True, help="the declaration (docs/api.md, Registering event types)")
+    register.add_argument("--actor", type=int, required=True, help="the user id the audit record names as author")
+    deprecate = types.add_parser("deprecate", help="hide a type from new events; its records stay readable")
+    deprecate.add_argument("--type", required=True)
+    deprecate.add_argument("--actor", type=int, required=True, help="the user id the audit record names as author")
+    types.add_parser("list", help="every type's current version")
+
     account = groups.add_parser("account").add_subparsers(dest="action", required=True)
     erase = account.add_parser(
         "erase", help="erase a user's account (GDPR), or finish an erasure that failed halfway; waits for it"
@@ -336,6 +348,8 @@ def _account_command(args: argparse.Namespace) -> dict[str, Any]:
     if command == ("key", "revoke"):
         accounts.revoke_api_key(args.user, args.key_id)
         return {"revoked": args.key_id}
+    if command[0] == "types":
+        return _types_command(args)
     if command == ("key", "list"):
         keys = container.accounts_repository().list_api_keys(args.user)
         return {"api_keys": [k.model_dump(mode="json", exclude={"key_hash"}) for k in keys]}
@@ -372,3 +386,24 @@ def _say_what_to_do(error: Exception) -> str:
         details = error.response.get("Error", {})
         return f"AWS refused {error.operation_name}: {details.get('Code')}: {details.get('Message')}"
     return str(error)
+
+
+def _types_command(args: argparse.Namespace) -> dict[str, Any]:
+    from audit_service.domain.audit import Ref
+    from audit_service.domain.errors import NotFound
+    from audit_service.domain.event_types import EventTypeDeclaration
+
+    registry = container.event_type_registry()
+    if args.action == "list":
+        return {"types": [entry.view() for entry in registry.current_types()]}
+    actor = container.accounts().get_user(args.actor)
+    author = Ref(id=actor.id, name=actor.profile.name)
+    if args.action == "register":
+        declaration = EventTypeDeclaration.model_validate_json(Path(args.file).read_text())
+    else:
+        current = registry.current(args.type)
+        if current is None:
+            raise NotFound(f"no event type {args.type!r}")
+        declaration = current.declaration.model_copy(update={"deprecated": True})
+    registered, created = registry.register(declaration, author=author, source=f"ld-audit-admin (user {actor.id})")
+    return {"type": registered.view(), "created": created}

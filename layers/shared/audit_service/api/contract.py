@@ -10,7 +10,7 @@ JSON, 500). Every error body is one component schema, ``Error``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from pydantic import BaseModel, ConfigDict
@@ -94,8 +94,18 @@ def see_other() -> OpenAPIResponse:
 
 # ---------------------------------------------------------------- bodies of the product page's calls
 class AuditType(BaseModel):
+    """One event type's current version in the registry (the product page's ``type`` and ``name``, and more)."""
+
     type: str
     name: str
+    resource: str
+    action: str
+    operation: Literal["create", "update", "delete", "other"]
+    context: list[Literal["division", "environment", "deployment"]]
+    version: int
+    deprecated: bool
+    previous_schema: dict[str, Any] | None
+    current_schema: dict[str, Any] | None
 
 
 class Page(BaseModel):

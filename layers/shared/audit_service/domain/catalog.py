@@ -1,8 +1,9 @@
-"""The one catalog of audit event types.
+"""Today's catalog of audit event types: version 1 of the registry (domain/event_types.py).
 
-``GET /audit/types`` serves it, and every audit record is validated against
-it. A type is ``<resource>_<action>``; its human name is derived from the
-resource's label and the action, so that the two can never disagree.
+The registry serves these until a service registers a new version; the types
+this service writes itself (members, invitations, accounts...) stay here. A
+type is ``<resource>_<action>``; its human name is derived from the resource's
+label and the action, so that the two can never disagree.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ _RESOURCES: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
     ("session", "Session", ("started", "ended", "revoked")),
     ("settings", "Settings", ("updated",)),
     ("account", "Account", ("exported", "erased")),
+    ("audit_event_type", "Audit Event Type", ("registered",)),
 )
 
 

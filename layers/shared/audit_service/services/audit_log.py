@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -16,7 +18,6 @@ from audit_service.dal.log_records import (
     partition,
 )
 from audit_service.domain.audit import AuditEvent, AuditEventIn, AuditRecordView, RefView
-from audit_service.domain.catalog import AUDIT_EVENT_TYPES
 from audit_service.domain.errors import Conflict, DomainError, InvalidInput
 from audit_service.domain.models import iso_utc
 from audit_service.services.pagination import Page, PageRequest, TimeRange, read_page, retained
@@ -25,9 +26,11 @@ from audit_service.services.tenants import TenantDirectory
 
 if TYPE_CHECKING:
     from audit_service.crypto.envelope import Envelope
+    from audit_service.services.event_types import EventTypeRegistry
 
 KIND = "audit"
 _CONTEXT_REFS = ("division", "environment", "deployment")
+_TYPE_FORM = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)+")
 
 
 class UnknownTenant(DomainError):
@@ -55,8 +58,8 @@ class AuditFilters:
     period: TimeRange = field(default_factory=TimeRange)
 
     def __post_init__(self) -> None:
-        if self.type is not None and self.type not in AUDIT_EVENT_TYPES:
-            raise InvalidInput(f"unknown audit event type {self.type!r} (see GET /audit/types)")
+        if self.type is not None and not _TYPE_FORM.fullmatch(self.type):
+            raise InvalidInput(f"unknown audit event type {self.type[:64]!r} (see GET /audit/types)")
 
     def equals(self) -> dict[str, str | int]:
         pairs: dict[str, Any] = {
@@ -74,13 +77,26 @@ def tenant_context(tenant_id: int | None) -> dict[str, str]:
 
 
 class AuditLog:
-    def __init__(self, store: LogRecordStore, envelope: Envelope, tenants: TenantDirectory) -> None:
+    def __init__(
+        self,
+        store: LogRecordStore,
+        envelope: Envelope,
+        tenants: TenantDirectory,
+        types: Callable[[], EventTypeRegistry],
+    ) -> None:
         self._store = store
         self._envelope = envelope
         self._tenants = tenants
+        self._types = types  # made on first use: most writers never name a type they did not write
+
+    def _check_filter(self, filters: AuditFilters) -> None:
+        if filters.type is not None and not self._types().known(filters.type):
+            raise InvalidInput(f"unknown audit event type {filters.type!r} (see GET /audit/types)")
 
     # ------------------------------------------------------------------ writing
-    def build(self, event: AuditEvent, retention_days: int, *, in_activity: bool = True) -> StoredRecord:
+    def build(
+        self, event: AuditEvent, retention_days: int, *, in_activity: bool = True, type_version: int | None = None
+    ) -> StoredRecord:
         """The stored form of ``event``: for the plain put below, or a caller's transaction.
 
         ``in_activity`` False leaves the record out of the author's activity (the ``by_author`` index):
@@ -94,6 +110,9 @@ class AuditLog:
             "author_id": str(event.author.id),
             "author_key": str(event.author.id) if in_activity else None,
             "request_id": event.request_id,
+            # The registry version the event was checked against, when it is not the first (absent: version 1,
+            # or a record this service wrote itself): a record of today's catalog costs no byte more.
+            "type_version": type_version if type_version and type_version > 1 else None,
             "expires_at": int((event.occurred_at + timedelta(days=retention_days)).timestamp()),
         }
         for kind in _CONTEXT_REFS:
@@ -105,12 +124,12 @@ class AuditLog:
         )
         return StoredRecord(pk, sk, ts_key, attributes, sealed)
 
-    def record(self, event: AuditEventIn) -> Outcome:
+    def record(self, event: AuditEventIn, *, type_version: int | None = None) -> Outcome:
         """Store ``event`` once. A redelivery is a no-op; a different event with its id is refused."""
         plan = self._tenants.plan_of(event.tenant_id)
         if plan is None:
             raise UnknownTenant(f"tenant {event.tenant_id} does not exist")
-        record = self.build(event, plan.retention_days)
+        record = self.build(event, plan.retention_days, type_version=type_version)
         try:
             self._store.put(record)
         except Conflict:
@@ -125,7 +144,9 @@ class AuditLog:
     def _same(self, stored: StoredRecord, new: StoredRecord, event: AuditEventIn) -> bool:
         if stored.ts_key != new.ts_key:
             return False
-        ignore = {"expires_at"}  # retention follows the plan at write time, not the event
+        # Retention follows the plan at write time, and the version the registry's current one at first
+        # delivery: neither is part of the event.
+        ignore = {"expires_at", "type_version"}
         if {k: v for k, v in stored.attributes.items() if k not in ignore} != {
             k: v for k, v in new.attributes.items() if k not in ignore and v is not None
         }:
@@ -136,6 +157,7 @@ class AuditLog:
     # ------------------------------------------------------------------ reading
     def tenant_page(self, tenant_id: int, request: PageRequest, filters: AuditFilters | None = None) -> Page:
         filters = filters or AuditFilters()
+        self._check_filter(filters)
         query = retained(BY_TIME, "pk", partition(tenant_id, KIND), filters.period, filters.equals())
         return read_page(
             self._store,
@@ -152,6 +174,7 @@ class AuditLog:
         the record shows that they did something, when and where, but not the tenant's data: its values
         and resource names are withheld (docs/api.md)."""
         filters = filters or AuditFilters()
+        self._check_filter(filters)
         query = retained(
             BY_AUTHOR,
             "author_key",
@@ -182,7 +205,7 @@ class AuditLog:
         view = AuditRecordView(
             id=record.sk,
             type=event_type,
-            name=AUDIT_EVENT_TYPES[event_type].name if event_type in AUDIT_EVENT_TYPES else event_type,
+            name=self._types().name_of(event_type, int(values.get("type_version") or 1)),
             author=RefView(id=int(values["author_id"]), name=names["author"]),
             division=ref("division"),
             environment=ref("environment"),

@@ -15,10 +15,12 @@ from collections.abc import Callable
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
+from pydantic import PrivateAttr, ValidationError
 
-from audit_service.domain.audit import AuditEventIn
+from audit_service.domain.audit import AuditEventIn, Ref
 from audit_service.domain.errors import NotFound
+from audit_service.domain.event_types import EventTypeDeclaration
+from audit_service.domain.models import Strict
 from audit_service.domain.sessions import SessionEnded, SessionStarted
 from audit_service.observability import logger
 from audit_service.services.audit_log import AuditLog, EventIdConflict, Outcome, UnknownTenant
@@ -27,6 +29,7 @@ from audit_service.services.security import owner_context
 
 if TYPE_CHECKING:
     from audit_service.crypto.envelope import Envelope
+    from audit_service.services.event_types import EventTypeRegistry
 
 DEAD_LETTER_FORMAT = "ld-dead-letter/1"
 
@@ -43,25 +46,41 @@ class Rejected(Exception):
         self.reason = reason
 
 
-MODELS: dict[str, type[AuditEventIn] | type[SessionStarted] | type[SessionEnded]] = {
+class EventTypeRegistration(Strict):
+    """``Audit Event Type Registered``: a service declares (or deprecates) a type it publishes."""
+
+    declaration: EventTypeDeclaration
+    author: Ref  # who registers it, as audit events name their author (a deploy pipeline's user, a person)
+    _source: str = PrivateAttr(default="sqs")  # the bus event's source: the service that published it
+
+    @property
+    def source(self) -> str:
+        return self._source
+
+
+Event = AuditEventIn | SessionStarted | SessionEnded | EventTypeRegistration
+MODELS: dict[str, type[Event]] = {
     "Audit Event": AuditEventIn,
     "Session Started": SessionStarted,
     "Session Ended": SessionEnded,
+    "Audit Event Type Registered": EventTypeRegistration,
 }
 
 
-def parse(body: str) -> AuditEventIn | SessionStarted | SessionEnded:
+def parse(body: str) -> Event:
     """The event in a message body: an EventBridge event's ``detail`` (its detail-type says which
     contract), or a bare audit event."""
     try:
         document = json.loads(body)
     except json.JSONDecodeError as error:
         raise Rejected(f"invalid JSON: {error.msg} at position {error.pos}") from error
-    model: type[AuditEventIn] | type[SessionStarted] | type[SessionEnded] = AuditEventIn
+    model: type[Event] = AuditEventIn
+    source = "sqs"
     if isinstance(document, dict) and "detail" in document and "detail-type" in document:
         if document["detail-type"] not in MODELS:
             raise Rejected(f"unknown detail-type {str(document['detail-type'])[:64]!r}")
         model = MODELS[document["detail-type"]]
+        source = str(document.get("source", "eventbridge"))[:256]
         envelope_time = document.get("time")
         document = document["detail"]
         if model is AuditEventIn and isinstance(document, dict) and "occurred_at" not in document and envelope_time:
@@ -69,7 +88,10 @@ def parse(body: str) -> AuditEventIn | SessionStarted | SessionEnded:
             # the same on every redelivery): a producer need not send a clock reading of its own.
             document = {**document, "occurred_at": envelope_time}
     try:
-        return model.model_validate(document)
+        event = model.model_validate(document)
+        if isinstance(event, EventTypeRegistration):
+            event._source = source  # who registered it, kept with the version
+        return event
     except ValidationError as error:
         # Locations and messages only: pydantic's input values may be personal data.
         problems = "; ".join(
@@ -125,17 +147,31 @@ class DeadLetters:
 
 
 class Ingestor:
-    def __init__(self, audit_log: AuditLog, dead_letters: DeadLetters, *, sessions: Callable[[], MyAccount]) -> None:
+    def __init__(
+        self,
+        audit_log: AuditLog,
+        dead_letters: DeadLetters,
+        *,
+        sessions: Callable[[], MyAccount],
+        types: Callable[[], EventTypeRegistry],
+    ) -> None:
         self._audit_log = audit_log
         self._dead_letters = dead_letters
         self._sessions = sessions
+        self._types = types
 
-    def _store(self, event: AuditEventIn | SessionStarted | SessionEnded) -> Outcome:
+    def _store(self, event: Event) -> Outcome:
         if isinstance(event, SessionStarted):
             return Outcome.STORED if self._sessions().session_started(event) else Outcome.DUPLICATE
         if isinstance(event, SessionEnded):
             return Outcome.STORED if self._sessions().session_ended(event) else Outcome.DUPLICATE
-        return self._audit_log.record(event)
+        if isinstance(event, EventTypeRegistration):
+            _version, created = self._types().register(event.declaration, author=event.author, source=event.source)
+            return Outcome.STORED if created else Outcome.DUPLICATE
+        checked, problem = self._types().problem_with(event)
+        if problem is not None or checked is None:
+            raise Rejected(problem or f"unknown audit event type {event.type!r}")
+        return self._audit_log.record(event, type_version=checked.version)
 
     def ingest(self, body: str, *, message_id: str) -> IngestOutcome:
         body = self._dead_letters.open(body)  # a dead letter redriven after a fix
