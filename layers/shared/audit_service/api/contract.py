@@ -169,6 +169,35 @@ class Items(BaseModel):
     total: int
 
 
+class OwnTenant(BaseModel):
+    id: int
+    name: str
+    plan: Literal["basic", "pro", "enterprise"]
+    role: Literal["owner", "admin", "auditor", "member"]
+
+
+class OwnTenants(BaseModel):
+    """The caller's tenants, by id."""
+
+    data: list[OwnTenant]
+    total: int
+
+
+class TenantResourceView(BaseModel):
+    id: int
+    name: str
+    parent_id: int | None  # an environment's division, a deployment's environment (when it has one)
+
+
+class ResourceTree(BaseModel):
+    """A tenant's divisions, environments and deployments, each by id (at most 1,000 of each)."""
+
+    tenant_id: int
+    divisions: list[TenantResourceView]
+    environments: list[TenantResourceView]
+    deployments: list[TenantResourceView]
+
+
 class Bundle(BaseModel):
     """An audit-log export bundle (``ld-audit-bundle/1``; docs/api.md)."""
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from audit_service.dal.dynamo import cancellation_reasons, error_code, from_item, key, to_item
+from audit_service.dal.dynamo import cancellation_reasons, error_code, from_item, key, prefix_page, to_item
 from audit_service.dal.users import ACTIVE_ACCOUNT
 from audit_service.domain.errors import Conflict, NotFound
 from audit_service.domain.models import (
@@ -38,6 +38,7 @@ from audit_service.domain.permissions import Role
 _COUNTERS = "#counters"
 _NOT_EXISTS = "attribute_not_exists(pk)"
 _EXISTS = "attribute_exists(pk)"
+MAX_RESOURCES_PER_KIND = 1000  # divisions, environments or deployments one answer lists
 
 
 class AccountsRepository:
@@ -77,13 +78,22 @@ class AccountsRepository:
         response = self._db.get_item(TableName=self._tenants, Key=key(str(tenant_id), "TENANT"))
         if "Item" not in response:
             return None
-        values = from_item(response["Item"])
-        return Tenant(
-            id=tenant_id,
-            name=values["name"],
-            plan=Plan(values["plan"]),
-            created_at=datetime.fromisoformat(values["created_at"]),
-        )
+        return _tenant(tenant_id, from_item(response["Item"]))
+
+    def get_tenants(self, tenant_ids: list[int]) -> dict[int, Tenant]:
+        """Several tenants at once (BatchGetItem, 100 keys a call); missing ones are left out."""
+        found: dict[int, Tenant] = {}
+        for start in range(0, len(tenant_ids), 100):
+            pending: dict[str, Any] = {
+                self._tenants: {"Keys": [key(str(t), "TENANT") for t in tenant_ids[start : start + 100]]}
+            }
+            while pending:
+                response = self._db.batch_get_item(RequestItems=pending)
+                for item in response.get("Responses", {}).get(self._tenants, []):
+                    values = from_item(item)
+                    found[int(values["pk"])] = _tenant(int(values["pk"]), values)
+                pending = response.get("UnprocessedKeys") or {}
+        return found
 
     def change_plan(self, tenant_id: int, *, old: Plan, new: Plan, audit_record: dict[str, Any]) -> None:
         """Switch the plan and append its audit record in one transaction; Conflict if the plan moved meanwhile."""
@@ -139,6 +149,24 @@ class AccountsRepository:
             if "ConditionalCheckFailed" in reasons:
                 raise Conflict(f"{resource.kind} {resource.id} already exists") from error
             raise
+
+    def tenant_resources(
+        self, tenant_id: int, kind: str, *, most: int = MAX_RESOURCES_PER_KIND
+    ) -> list[TenantResource]:
+        """A tenant's divisions, environments or deployments, by id (at most ``most``; keys sort as text)."""
+        found, _more = prefix_page(
+            self._db, table=self._tenants, pk=str(tenant_id), prefix=f"{kind.upper()}#", limit=most
+        )
+        return [
+            TenantResource(
+                kind=kind,
+                id=int(values["id"]),
+                name=values["name"],
+                tenant_id=tenant_id,
+                parent_id=int(values["parent_id"]) if values.get("parent_id") is not None else None,
+            )
+            for values in sorted(found, key=lambda values: int(values["id"]))
+        ]
 
     # users ---------------------------------------------------------------
     def create_user(self, user_id: int, *, email_hash: str, sealed_profile: bytes, created_at: datetime) -> None:
@@ -336,4 +364,13 @@ def _api_key(values: dict[str, Any]) -> ApiKey:
         status=ApiKeyStatus(values["status"]),
         created_at=datetime.fromisoformat(values["created_at"]),
         revoked_at=datetime.fromisoformat(revoked_at) if revoked_at else None,
+    )
+
+
+def _tenant(tenant_id: int, values: dict[str, Any]) -> Tenant:
+    return Tenant(
+        id=tenant_id,
+        name=values["name"],
+        plan=Plan(values["plan"]),
+        created_at=datetime.fromisoformat(values["created_at"]),
     )

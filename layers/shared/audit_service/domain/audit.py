@@ -96,6 +96,10 @@ class AuditRecordView(BaseModel):
     timestamp: str
     previous: dict[str, Any] | None
     current: dict[str, Any] | None
+    # where the change came from, as the producer reported it (null where it did not, or withheld)
+    request_id: str | None = None
+    source_ip: str | None = None
+    user_agent: str | None = None
     tenant: int | None = None
     # the user's activity only: a tenant the user has left keeps its data (values, resource names) to itself
     withheld: bool = False

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from audit_service.crypto.hashing import api_key_hash
 from audit_service.dal.accounts import AccountsRepository
@@ -80,6 +80,26 @@ class Accounts:
         tenant = Tenant(id=self._repo.next_id("tenant"), name=name, plan=plan, created_at=utc_now())
         self._repo.create_tenant(tenant)
         return tenant
+
+    def tenants_of(self, roles: dict[int, Role]) -> list[dict[str, Any]]:
+        """The caller's tenants (from the roles the authorizer passed), with name, plan and role, by id."""
+        tenants = self._repo.get_tenants(sorted(roles))
+        return [
+            {"id": t.id, "name": t.name, "plan": t.plan.value, "role": roles[t.id].value}
+            for t in (tenants[i] for i in sorted(roles) if i in tenants)
+        ]
+
+    def resource_tree(self, tenant_id: int) -> dict[str, Any]:
+        """The tenant's divisions, environments and deployments, each with its parent's id."""
+        if self._repo.get_tenant(tenant_id) is None:
+            raise NotFound(f"tenant {tenant_id} does not exist")
+        tree: dict[str, Any] = {"tenant_id": tenant_id}
+        for kind in TENANT_RESOURCE_KINDS:
+            tree[f"{kind}s"] = [
+                {"id": r.id, "name": r.name, "parent_id": r.parent_id}
+                for r in self._repo.tenant_resources(tenant_id, kind)
+            ]
+        return tree
 
     def add_tenant_resource(self, tenant_id: int, kind: str, name: str, parent_id: int | None = None) -> TenantResource:
         if kind not in TENANT_RESOURCE_KINDS:

@@ -213,6 +213,9 @@ class AuditLog:
             timestamp=record.ts_key.split("#", 1)[0],
             previous=None if withheld else fields["previous"],
             current=None if withheld else fields["current"],
+            request_id=None if withheld else values.get("request_id"),
+            source_ip=None if withheld else fields.get("source_ip"),
+            user_agent=None if withheld else fields.get("user_agent"),
             tenant=tenant_id if with_tenant else None,
             withheld=withheld,
         )

@@ -1,0 +1,68 @@
+"""The two small routes the Console navigates with: the caller's tenants, and a tenant's resource tree."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from audit_service import container
+from audit_service.domain.models import Plan
+from audit_service.domain.permissions import Role
+from tests.conftest import Api, user
+
+
+def test_the_caller_sees_each_of_their_tenants_with_their_role(api: Api, demo: dict[str, Any]) -> None:
+    tenant = demo["tenants"][0]
+    other = container.accounts().create_tenant("Globex", Plan.ENTERPRISE)
+    auditor = user(demo, "auditor")
+    container.accounts().add_member(other.id, auditor["id"], Role.OWNER)
+
+    status, body = api.call("GET", "/users/me/tenants", auditor["api_key"])
+    assert status == 200
+    assert body == {
+        "data": [
+            {"id": tenant["id"], "name": tenant["name"], "plan": tenant["plan"], "role": "auditor"},
+            {"id": other.id, "name": "Globex", "plan": "enterprise", "role": "owner"},
+        ],
+        "total": 2,
+    }
+    status, body = api.call("GET", "/users/me/tenants", user(demo, "member")["api_key"])
+    assert status == 200 and [(t["id"], t["role"]) for t in body["data"]] == [(tenant["id"], "member")]
+    assert api.call("GET", "/users/me/tenants?role=owner", auditor["api_key"])[0] == 400
+
+
+def test_a_tenants_resource_tree_for_its_members_only(api: Api, demo: dict[str, Any]) -> None:
+    tenant_id = demo["tenants"][0]["id"]
+    accounts = container.accounts()
+    before = api.call("GET", f"/tenants/{tenant_id}/resources", user(demo, "member")["api_key"])[1]
+    division = accounts.add_tenant_resource(tenant_id, "division", "Data Platform")
+    environment = accounts.add_tenant_resource(tenant_id, "environment", "staging", division.id)
+    deployment = accounts.add_tenant_resource(tenant_id, "deployment", "staging-eu", environment.id)
+
+    status, tree = api.call("GET", f"/tenants/{tenant_id}/resources", user(demo, "member")["api_key"])
+    assert status == 200 and tree["tenant_id"] == tenant_id
+    assert tree["divisions"] == [*before["divisions"], {"id": division.id, "name": "Data Platform", "parent_id": None}]
+    assert {"id": environment.id, "name": "staging", "parent_id": division.id} in tree["environments"]
+    assert {"id": deployment.id, "name": "staging-eu", "parent_id": environment.id} in tree["deployments"]
+    assert [d["id"] for d in tree["deployments"]] == sorted(d["id"] for d in tree["deployments"])
+
+    outsider = container.accounts().create_tenant("Initech", Plan.BASIC)
+    status, body = api.call("GET", f"/tenants/{outsider.id}/resources", user(demo, "owner")["api_key"])
+    assert status == 403 and body["error"]["code"] == "forbidden"
+    status, body = api.call("GET", "/tenants/999999/resources", user(demo, "owner")["api_key"])
+    assert status == 403  # a missing tenant answers like a forbidden one
+
+
+def test_a_record_shows_where_the_change_came_from(api: Api, demo: dict[str, Any], stack: Any) -> None:
+    from tests.integration.test_audit_log import product_page_event, publish
+
+    tenant_id = demo["tenants"][0]["id"]
+    event = product_page_event(tenant_id)
+    publish(stack, event)
+    api.drain()
+    status, page = api.call(
+        "GET", f"/audit/tenants/{tenant_id}?type=deployment_created", user(demo, "auditor")["api_key"]
+    )
+    assert status == 200
+    (record,) = [r for r in page["data"] if r["id"] == event["event_id"]]
+    origin = (record["request_id"], record["source_ip"], record["user_agent"])
+    assert origin == ("req-42", "198.51.100.77", "terraform/1.9")
