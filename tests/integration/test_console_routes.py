@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from audit_service import container
@@ -66,3 +67,41 @@ def test_a_record_shows_where_the_change_came_from(api: Api, demo: dict[str, Any
     (record,) = [r for r in page["data"] if r["id"] == event["event_id"]]
     origin = (record["request_id"], record["source_ip"], record["user_agent"])
     assert origin == ("req-42", "198.51.100.77", "terraform/1.9")
+
+
+def test_the_filtered_audit_log_downloads_as_csv_every_page_access_logged(
+    api: Api, demo: dict[str, Any], stack: Any
+) -> None:
+    import csv
+    import io
+
+    from tests.integration.test_audit_log import product_page_event, publish
+
+    tenant_id, auditor = demo["tenants"][0]["id"], user(demo, "auditor")["api_key"]
+    events = [product_page_event(tenant_id, current={"replicas": n}) for n in range(25)]
+    events.append(product_page_event(tenant_id, deployment={"id": 43, "name": '=HYPERLINK("http://evil")'}))
+    publish(stack, *events[:10])
+    publish(stack, *events[10:20])
+    publish(stack, *events[20:])
+    api.drain()
+
+    result = api.request("GET", f"/audit/tenants/{tenant_id}/export.csv?deployment_id=42", key=auditor)
+    assert result.status == 200, result.body
+    assert result.headers["Content-Type"].startswith("text/csv")
+    assert "attachment" in result.headers["Content-Disposition"]
+    text = result.body if isinstance(result.body, str) else result.body.decode()
+    rows = list(csv.DictReader(io.StringIO(text.removeprefix("\ufeff"))))
+    assert len(rows) == 25  # every page of the filter, not the page on screen
+    _, page = api.call("GET", f"/audit/tenants/{tenant_id}?deployment_id=42&results=1", auditor)
+    newest = page["data"][0]
+    assert rows[0]["id"] == newest["id"] and rows[0]["author_name"] == newest["author"]["name"]
+    assert rows[0]["source_ip"] == newest["source_ip"] and json.loads(rows[0]["current"]) == newest["current"]
+
+    other = api.request("GET", f"/audit/tenants/{tenant_id}/export.csv?deployment_id=43", key=auditor)
+    (row,) = list(csv.DictReader(io.StringIO(other.body.decode().removeprefix("\ufeff"))))
+    assert row["deployment_name"] == '\'=HYPERLINK("http://evil")'  # never a formula in a spreadsheet
+
+    _, access = api.call("GET", f"/audit/tenants/{tenant_id}/access?results=100", auditor)
+    assert [r["action"] for r in access["data"]].count("audit_log.csv_export") == 2
+    member = user(demo, "member")["api_key"]
+    assert api.request("GET", f"/audit/tenants/{tenant_id}/export.csv", key=member).status == 403

@@ -166,6 +166,11 @@ class LogRecordStore:
                 break
         return found[skip : skip + limit], len(found) > skip + limit
 
+    def records(self, query: RecordQuery) -> Iterator[StoredRecord]:
+        """Every record ``query`` matches, read a page (1 MB) at a time."""
+        for item in self._items(query, after=None, chunk=1000):
+            yield _record(item)
+
     def count(self, query: RecordQuery) -> int:
         total = 0
         arguments = {"TableName": self._table, **query.arguments(), "Select": "COUNT"}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -166,6 +166,20 @@ class AuditLog:
             scope=f"tenant:{tenant_id}",
             view=lambda record: self._view(record, with_tenant=False),
         )
+
+    def tenant_records(self, tenant_id: int, filters: AuditFilters, *, most: int) -> Iterator[dict[str, Any]]:
+        """Every retained record the filters select, newest first, as the listing shows them; refuses with
+        ``PeriodTooLarge`` once more than ``most`` are found (before reading the rest)."""
+        from audit_service.services.integrity import PeriodTooLarge
+
+        self._check_filter(filters)
+        query = retained(BY_TIME, "pk", partition(tenant_id, KIND), filters.period, filters.equals())
+        for count, record in enumerate(self._store.records(query), start=1):
+            if count > most:
+                raise PeriodTooLarge(
+                    f"the filters select more than {most:,} records: take shorter periods ('from' and 'to')"
+                )
+            yield self._view(record, with_tenant=False)
 
     def user_activity(
         self, user_id: int, request: PageRequest, filters: AuditFilters | None = None, *, member_of: set[int]

@@ -86,11 +86,15 @@ class BundleDelivery:
         the reader who asked (an authenticated, ``audit:read``, access-logged request), names the export the
         access log records, and dies within a minute."""
         body = json.dumps(bundle, separators=(",", ":")).encode()
+        return self.deliver_bytes(tenant_id, body, reader_id=reader_id, content_type="application/json", suffix="json")
+
+    def deliver_bytes(self, tenant_id: int, body: bytes, *, reader_id: int, content_type: str, suffix: str) -> Delivery:
+        """The same for any document (a CSV export): inline up to 5 MB, else stored and linked."""
         if len(body) <= self._inline_bytes:
             return Delivery(body=body)
         export_id = uuid.uuid4().hex
-        key = f"audit-exports/{tenant_id}/{reader_id}/{export_id}.json"
-        self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType="application/json")
+        key = f"audit-exports/{tenant_id}/{reader_id}/{export_id}.{suffix}"
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=body, ContentType=content_type)
         url = self._s3.generate_presigned_url(
             "get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=LINK_SECONDS
         )
