@@ -1,0 +1,353 @@
+// The Console: a single-page app on the service's own API, same origin, no dependencies.
+// Every element is built with h() (text nodes, never HTML strings): a value from the log cannot become markup.
+// The API key lives in sessionStorage only, and "Sign out" forgets it.
+
+const KEY = "ld-api-key";
+const main = document.getElementById("main");
+const who = document.getElementById("who");
+const cursors = new Map(); // listing and filters -> the cursors of the pages before, for "Previous"
+let me = null;
+let settings = { timezone: "UTC" };
+let types = null;
+
+function h(tag, attributes = {}, ...children) {
+  const element = document.createElement(tag);
+  for (const [name, value] of Object.entries(attributes)) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name.startsWith("on")) element.addEventListener(name.slice(2), value);
+    else element.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child !== null && child !== undefined) element.append(child instanceof Node ? child : String(child));
+  }
+  return element;
+}
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.error?.message || `HTTP ${status}`);
+    this.status = status;
+    this.code = body?.error?.code;
+  }
+}
+
+async function api(path) {
+  const response = await fetch(path, { headers: { [KEY]: sessionStorage.getItem(KEY) || "" } });
+  const body = response.headers.get("Content-Type")?.includes("json") ? await response.json() : await response.blob();
+  if (response.status === 401) {
+    sessionStorage.removeItem(KEY);
+    me = null;
+  }
+  if (!response.ok && response.status !== 202) throw new ApiError(response.status, body);
+  return { status: response.status, body };
+}
+
+function show(...nodes) {
+  main.replaceChildren(...nodes);
+  main.focus();
+}
+
+function state(text, kind = "") {
+  return h("p", { class: `state ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
+}
+
+function failure(error, what) {
+  if (error instanceof ApiError && error.status === 403) {
+    return state(`You cannot see ${what}: your role in this tenant does not include the permission it needs. ` +
+      "Ask an owner or admin of the tenant.", "error");
+  }
+  return state(`Could not load ${what}: ${error.message}`, "error");
+}
+
+function when(iso) {
+  try {
+    return new Intl.DateTimeFormat(undefined, {
+      dateStyle: "medium", timeStyle: "medium", timeZone: settings.timezone || "UTC",
+    }).format(new Date(iso));
+  } catch {
+    return iso;
+  }
+}
+
+// ------------------------------------------------------------------ routing: #/path?query
+function route() {
+  const [path, query] = location.hash.slice(1).split("?");
+  return { parts: (path || "/").split("/").filter(Boolean), query: new URLSearchParams(query || "") };
+}
+
+function go(path, query) {
+  const text = query && [...query].length ? `?${query}` : "";
+  location.hash = `#${path}${text}`;
+}
+
+// ------------------------------------------------------------------ sign in and out
+function signIn() {
+  who.replaceChildren();
+  const input = h("input", { id: "key", type: "password", autocomplete: "off", required: true, size: 50 });
+  const form = h("form", { class: "card", onsubmit: async (event) => {
+    event.preventDefault();
+    sessionStorage.setItem(KEY, input.value.trim());
+    await render();
+  } },
+  h("h1", {}, "Sign in"),
+  h("div", { class: "field" }, h("label", { for: "key" }, "API key"), input),
+  h("p", { class: "muted" }, "Kept in this tab only (sessionStorage), sent only to this service."),
+  h("button", { type: "submit" }, "Sign in"));
+  show(form);
+}
+
+function signOut() {
+  sessionStorage.removeItem(KEY);
+  me = null;
+  types = null;
+  cursors.clear();
+  go("/");
+  signIn();
+}
+
+async function header() {
+  if (!me) {
+    me = (await api("/users/me")).body;
+    settings = (await api("/users/me/settings")).body;
+  }
+  who.replaceChildren(
+    h("a", { href: "#/account" }, me.name),
+    h("button", { class: "plain", type: "button", onclick: signOut }, "Sign out"));
+}
+
+// ------------------------------------------------------------------ pages
+async function home() {
+  const { body } = await api("/users/me/tenants");
+  if (!body.data.length) return show(h("h1", {}, "Your tenants"), state("You are not a member of any tenant yet."));
+  show(h("h1", {}, "Your tenants"), h("table", {},
+    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Tenant"), h("th", { scope: "col" }, "Your role"),
+      h("th", { scope: "col" }, "Plan"))),
+    h("tbody", {}, body.data.map((tenant) => h("tr", {},
+      h("td", {}, h("a", { href: `#/tenants/${tenant.id}/audit` }, tenant.name)),
+      h("td", {}, tenant.role), h("td", {}, tenant.plan))))));
+}
+
+const TABS = [["audit", "Audit"], ["access", "Who looked"], ["security", "Security events"]];
+
+async function tenantPage(tenantId, tab, deploymentId, query) {
+  const tenants = (await api("/users/me/tenants")).body.data;
+  const tenant = tenants.find((t) => String(t.id) === tenantId);
+  if (!tenant) return show(state("This tenant is not one of yours.", "error"));
+  const base = deploymentId ? `/tenants/${tenantId}/deployments/${deploymentId}` : `/tenants/${tenantId}`;
+  const tree = (await api(`/tenants/${tenantId}/resources`)).body;
+  const deployment = tree.deployments.find((d) => String(d.id) === deploymentId);
+  const title = deployment ? `${tenant.name} › ${deployment.name}` : tenant.name;
+  const tabs = h("nav", { class: "tabs", "aria-label": "Tenant views" },
+    TABS.filter(([id]) => !deploymentId || id === "audit").map(([id, label]) =>
+      h("a", { href: `#${base}/${id}`, "aria-current": id === tab ? "page" : null }, label)));
+  const body = h("section", { "aria-live": "polite" }, state("Loading…"));
+  show(h("h1", {}, title), h("p", { class: "muted" }, `Your role: ${tenant.role}`), tabs, body);
+  const view = { tenantId, tab, base, tree, deploymentId, query };
+  try {
+    if (tab === "audit") await auditTab(body, view);
+    else await logTab(body, view);
+  } catch (error) {
+    body.replaceChildren(failure(error, tab === "audit" ? "this audit log" : "this log"));
+  }
+}
+
+function options(items, selected, empty) {
+  return [h("option", { value: "" }, empty),
+    ...items.map((item) => h("option", { value: item.id, selected: String(item.id) === selected }, item.name))];
+}
+
+function localInput(iso) {
+  return iso ? iso.slice(0, 16) : "";
+}
+
+async function auditTab(body, view) {
+  const { query, tree } = view;
+  types = types || (await api("/audit/types")).body;
+  if (view.deploymentId) query.set("deployment_id", view.deploymentId);
+  const field = (name, label, control) => h("div", { class: "field" }, h("label", { for: name }, label), control);
+  const form = h("form", { class: "filters card", onsubmit: (event) => {
+    event.preventDefault();
+    const next = new URLSearchParams();
+    for (const [name, value] of new FormData(form)) {
+      if (!value) continue;
+      next.set(name, name === "from" || name === "to" ? `${value}:00Z` : value);
+    }
+    go(`${view.base}/audit`, next);
+  } },
+  field("type", "Type", h("select", { id: "type", name: "type" },
+    options(types.map((t) => ({ id: t.type, name: t.deprecated ? `${t.name} (deprecated)` : t.name })),
+      query.get("type"), "Any type"))),
+  field("author_id", "Author id", h("input", { id: "author_id", name: "author_id", type: "number", min: 1,
+    value: query.get("author_id") || "" })),
+  field("division_id", "Division", h("select", { id: "division_id", name: "division_id" },
+    options(tree.divisions, query.get("division_id"), "Any division"))),
+  field("environment_id", "Environment", h("select", { id: "environment_id", name: "environment_id" },
+    options(tree.environments, query.get("environment_id"), "Any environment"))),
+  view.deploymentId ? null : field("deployment_id", "Deployment", h("select", { id: "deployment_id",
+    name: "deployment_id" }, options(tree.deployments, query.get("deployment_id"), "Any deployment"))),
+  field("from", "From (UTC)", h("input", { id: "from", name: "from", type: "datetime-local",
+    value: localInput(query.get("from")) })),
+  field("to", "To (UTC)", h("input", { id: "to", name: "to", type: "datetime-local",
+    value: localInput(query.get("to")) })),
+  h("button", { type: "submit" }, "Apply"),
+  h("button", { type: "button", class: "plain", onclick: () => download(view) }, "Download CSV"));
+  const listing = h("div", {}, state("Loading…"));
+  body.replaceChildren(form, listing);
+  await page(listing, view, `/audit/tenants/${view.tenantId}`, auditTable);
+}
+
+async function download(view) {
+  const query = new URLSearchParams(view.query);
+  for (const name of ["cursor", "page", "results"]) query.delete(name);
+  const { body } = await api(`/audit/tenants/${view.tenantId}/export.csv?${query}`);
+  const link = h("a", { href: URL.createObjectURL(body), download: `audit-tenant-${view.tenantId}.csv` });
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
+async function page(container, view, path, table) {
+  const query = new URLSearchParams(view.query);
+  const filters = new URLSearchParams(query);
+  filters.delete("cursor");
+  filters.delete("page");
+  const key = `${path}?${filters}`;
+  const number = Number(query.get("page") || 1);
+  query.delete("page");
+  const { body } = await api(`${path}?${query}`);
+  if (!body.data.length) return container.replaceChildren(state("No records match these filters."));
+  const history = cursors.get(key) || [];
+  const previous = () => {
+    const back = new URLSearchParams(filters);
+    const before = history[number - 2];
+    if (before) back.set("cursor", before);
+    if (number > 2) back.set("page", String(number - 1));
+    go(`${view.base}/${view.tab}`, back);
+  };
+  const next = () => {
+    history[number - 1] = query.get("cursor") || "";
+    cursors.set(key, history);
+    const forward = new URLSearchParams(filters);
+    forward.set("cursor", body.next);
+    forward.set("page", String(number + 1));
+    go(`${view.base}/${view.tab}`, forward);
+  };
+  container.replaceChildren(
+    h("p", { class: "muted", role: "status" }, `${body.total} records · page ${number}`),
+    table(body.data, view),
+    h("div", { class: "pager" },
+      h("button", { type: "button", class: "plain", disabled: number <= 1, onclick: previous }, "Previous"),
+      h("button", { type: "button", class: "plain", disabled: !body.next, onclick: next }, "Next")));
+}
+
+function ref(value) {
+  return value ? value.name : "";
+}
+
+function auditTable(records) {
+  const detail = h("div");
+  const rows = records.map((record) => {
+    const open = () => showRecord(detail, record);
+    return h("tr", { tabindex: 0, onclick: open, onkeydown: (e) => (e.key === "Enter" || e.key === " ") && open() },
+      h("td", {}, when(record.timestamp)), h("td", {}, record.name), h("td", {}, ref(record.author)),
+      h("td", {}, ref(record.division)), h("td", {}, ref(record.environment)), h("td", {}, ref(record.deployment)));
+  });
+  return h("div", {}, h("table", { "aria-label": "Audit records, newest first" },
+    h("thead", {}, h("tr", {}, ["When", "What", "Who", "Division", "Environment", "Deployment"]
+      .map((name) => h("th", { scope: "col" }, name)))),
+    h("tbody", {}, rows)), detail);
+}
+
+function pretty(value) {
+  return value === undefined ? "" : JSON.stringify(value, null, 2);
+}
+
+function showRecord(detail, record) {
+  const before = record.previous || {};
+  const after = record.current || {};
+  const fields = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+  const rows = fields.map((name) => {
+    const changed = JSON.stringify(before[name]) !== JSON.stringify(after[name]);
+    return h("tr", { class: changed ? "changed" : null }, h("th", { scope: "row" }, name),
+      h("td", { class: "before" }, pretty(before[name])), h("td", { class: "after" }, pretty(after[name])));
+  });
+  detail.replaceChildren(h("section", { class: "card", "aria-label": "Record" },
+    h("h2", { tabindex: -1 }, `${record.name} · ${when(record.timestamp)}`),
+    h("dl", { class: "meta" },
+      h("dt", {}, "Record id"), h("dd", {}, record.id),
+      h("dt", {}, "Author"), h("dd", {}, `${ref(record.author)} (user ${record.author.id})`),
+      h("dt", {}, "Request id"), h("dd", {}, record.request_id || "—"),
+      h("dt", {}, "Source IP"), h("dd", {}, record.source_ip || "—"),
+      h("dt", {}, "User-Agent"), h("dd", {}, record.user_agent || "—")),
+    fields.length ? h("table", { class: "diff", "aria-label": "Previous and new values" },
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Field"), h("th", { scope: "col" }, "Previous"),
+        h("th", { scope: "col" }, "New"))), h("tbody", {}, rows))
+      : h("p", { class: "muted" }, "No previous or new values.")));
+  detail.querySelector("h2").focus();
+}
+
+async function logTab(body, view) {
+  const path = `/audit/tenants/${view.tenantId}/${view.tab}`;
+  const listing = h("div", {}, state("Loading…"));
+  body.replaceChildren(listing);
+  await page(listing, view, path, (records) => h("table", { "aria-label": "Records, newest first" },
+    h("thead", {}, h("tr", {}, ["When", "What", "Who", "Where", "From"].map((name) => h("th", { scope: "col" }, name)))),
+    h("tbody", {}, records.map((record) => h("tr", {},
+      h("td", {}, when(record.timestamp)),
+      h("td", {}, record.action || record.type),
+      h("td", {}, record.actor ? `user ${record.actor.id}` : "—"),
+      h("td", {}, record.path ? `${record.method} ${record.path}` : record.permission || record.reason || ""),
+      h("td", {}, record.source_ip || "—"))))));
+}
+
+async function account() {
+  const exportButton = h("button", { type: "button" }, "Export my data");
+  const status = h("p", { role: "status" });
+  exportButton.addEventListener("click", async () => {
+    exportButton.disabled = true;
+    status.textContent = "Preparing your data… this can take a little while.";
+    try {
+      let { status: code, body } = await api("/account/export");
+      while (code === 202) {
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        ({ status: code, body } = await api(body.location));
+      }
+      const file = new Blob([JSON.stringify(body, null, 2)], { type: "application/json" });
+      const link = h("a", { href: URL.createObjectURL(file), download: `my-data-${me.id}.json` });
+      document.body.append(link);
+      link.click();
+      link.remove();
+      status.textContent = "Downloaded.";
+    } catch (error) {
+      status.textContent = `The export failed: ${error.message}`;
+    } finally {
+      exportButton.disabled = false;
+    }
+  });
+  show(h("h1", {}, "Your account"),
+    h("section", { class: "card" }, h("h2", {}, "Profile"), h("dl", { class: "meta" },
+      h("dt", {}, "Name"), h("dd", {}, me.name), h("dt", {}, "Email"), h("dd", {}, me.email),
+      h("dt", {}, "Time zone"), h("dd", {}, settings.timezone))),
+    h("section", { class: "card" }, h("h2", {}, "Your data"), exportButton, status));
+}
+
+async function render() {
+  if (!sessionStorage.getItem(KEY)) return signIn();
+  try {
+    await header();
+    const { parts, query } = route();
+    if (parts[0] === "tenants" && parts[1]) {
+      const deploymentId = parts[2] === "deployments" ? parts[3] : null;
+      const tab = deploymentId ? "audit" : parts[2] || "audit";
+      return await tenantPage(parts[1], tab, deploymentId, query);
+    }
+    if (parts[0] === "account") return await account();
+    return await home();
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return signIn();
+    show(failure(error, "this page"));
+  }
+}
+
+window.addEventListener("hashchange", render);
+render();

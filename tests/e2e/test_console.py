@@ -1,0 +1,214 @@
+"""The Console in a real browser: Debian's chromium, driven by Playwright, against ``make run``'s process.
+
+Each step is what a person does; a screenshot of each view goes to
+``test-output/console/`` for a person to look at, and axe-core (from npm,
+``console/node_modules``) checks every view for serious or critical
+accessibility violations.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.e2e.local import ROOT, start_local_cloud
+
+pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("console")]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+AXE = ROOT / "console/node_modules/axe-core/axe.min.js"
+SHOTS = ROOT / "test-output/console"
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+
+@pytest.fixture(scope="module")
+def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    yield from start_local_cloud(tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def history(cloud: dict[str, Any]) -> list[dict[str, Any]]:
+    """Audit events a platform would have published: 23 changes of the demo deployment and 2 elsewhere."""
+    tenant = cloud["tenants"][0]
+    deployment = tenant["deployments"][0]
+    start = datetime.now(UTC) - timedelta(hours=2)
+    events = [
+        {
+            "event_id": f"console-{uuid.uuid4()}",
+            "type": "deployment_updated",
+            "tenant_id": tenant["id"],
+            "author": {"id": 1, "name": "Jane Smith"},
+            "deployment": deployment,
+            "previous": {"replicas": n, "image": "api:1.4"},
+            "current": {"replicas": n + 1, "image": "api:1.4"},
+            "request_id": f"req-{n}",
+            "source_ip": "198.51.100.23",
+            "user_agent": "terraform/1.9",
+            "occurred_at": (start + timedelta(minutes=n)).isoformat(),
+        }
+        for n in range(23)
+    ] + [
+        {
+            "event_id": f"console-{uuid.uuid4()}",
+            "type": "environment_created",
+            "tenant_id": tenant["id"],
+            "author": {"id": 1, "name": "Jane Smith"},
+            "current": {"name": f"env-{n}"},
+            "occurred_at": (start + timedelta(minutes=30 + n)).isoformat(),
+        }
+        for n in range(2)
+    ]
+    bus = boto3.client(
+        "events",
+        endpoint_url=cloud["aws_endpoint_url"],
+        region_name=cloud["region"],
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    for first in range(0, len(events), 10):
+        entries = [
+            {
+                "EventBusName": cloud["resources"]["AuditEventBus"],
+                "Source": "laserdata.deployments",
+                "DetailType": "Audit Event",
+                "Detail": json.dumps(event),
+            }
+            for event in events[first : first + 10]
+        ]
+        assert bus.put_events(Entries=entries)["FailedEntryCount"] == 0
+    return events
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed: `make browser` (apt-get install chromium) provides it")
+    with sync_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+def user(cloud: dict[str, Any], role: str) -> dict[str, Any]:
+    return next(u for u in cloud["users"] if u["role"] == role)
+
+
+def look(page: Any, name: str) -> None:
+    """A screenshot for people, and axe-core's verdict for the same view."""
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    # Through the DevTools protocol: the Console's Content-Security-Policy refuses inline scripts, as it should.
+    page.evaluate(AXE.read_text())
+    result = page.evaluate("async () => (await axe.run(document)).violations")
+    serious = [(v["id"], v["impact"], len(v["nodes"])) for v in result if v["impact"] in ("serious", "critical")]
+    assert serious == [], f"{name}: {serious}"
+
+
+def sign_in(page: Any, cloud: dict[str, Any], role: str) -> None:
+    page.goto(cloud["console_url"])
+    page.get_by_label("API key").fill(user(cloud, role)["api_key"])
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Your tenants").wait_for()
+
+
+def test_an_owner_browses_filters_pages_and_opens_a_diff(
+    cloud: dict[str, Any], history: list[dict[str, Any]], browser: Any
+) -> None:
+    tenant = cloud["tenants"][0]
+    context = browser.new_context(accept_downloads=True, viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.goto(cloud["console_url"])
+    look(page, "01-sign-in")
+    sign_in(page, cloud, "owner")
+    assert page.get_by_role("navigation", name="Account").get_by_text(user(cloud, "owner")["name"]).is_visible()
+    look(page, "02-tenants")
+
+    page.get_by_role("link", name=tenant["name"]).click()
+    page.get_by_role("table", name="Audit records, newest first").wait_for()
+    look(page, "03-audit-tab")
+
+    page.get_by_label("Type").select_option("deployment_updated")
+    page.get_by_label("Deployment").select_option(str(tenant["deployments"][0]["id"]))
+    page.get_by_role("button", name="Apply").click()
+    page.get_by_text("23 records · page 1").wait_for(timeout=20_000)
+    assert "type=deployment_updated" in page.url  # filters live in the URL: bookmarkable
+    rows = page.get_by_role("table", name="Audit records, newest first").locator("tbody tr")
+    assert rows.count() == 10
+    look(page, "04-audit-filtered")
+
+    page.get_by_role("button", name="Next").click()
+    page.get_by_text("23 records · page 2").wait_for()
+    page.get_by_role("button", name="Next").click()
+    page.get_by_text("23 records · page 3").wait_for()
+    assert rows.count() == 3
+    assert page.get_by_role("button", name="Next").is_disabled()
+    page.get_by_role("button", name="Previous").click()
+    page.get_by_text("23 records · page 2").wait_for()
+
+    rows.first.click()
+    record = page.get_by_role("region", name="Record")
+    record.wait_for()
+    changed = record.locator("table.diff tr.changed")
+    assert changed.count() == 1 and changed.locator("th").inner_text() == "replicas"
+    assert record.get_by_text("198.51.100.23").is_visible() and record.get_by_text("terraform/1.9").is_visible()
+    look(page, "05-record-diff")
+
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download CSV").click()
+    lines = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert len(lines) == 1 + 23
+
+    page.get_by_role("link", name="Who looked").click()
+    page.get_by_role("table", name="Records, newest first", exact=True).wait_for()
+    assert page.get_by_role("cell", name="audit_log.read").count() >= 1
+    assert page.get_by_role("cell", name="audit_log.csv_export").count() == 1
+    look(page, "06-who-looked")
+
+    page.get_by_role("link", name="Security events").click()
+    page.wait_for_selector("text=/records · page 1|No records match/")
+    look(page, "07-security-events")
+    context.close()
+
+
+def test_a_person_exports_their_data_and_finds_their_email(cloud: dict[str, Any], browser: Any) -> None:
+    owner = user(cloud, "owner")
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    sign_in(page, cloud, "owner")
+    page.get_by_role("link", name=owner["name"]).click()
+    page.get_by_role("heading", name="Your account").wait_for()
+    look(page, "08-account")
+    with page.expect_download(timeout=60_000) as download:
+        page.get_by_role("button", name="Export my data").click()
+    document = json.loads(Path(download.value.path()).read_text())
+    assert document["profile"]["email"] == owner["email"]
+    context.close()
+
+
+def test_a_member_without_audit_read_sees_why_and_signing_out_forgets_the_key(
+    cloud: dict[str, Any], browser: Any
+) -> None:
+    tenant = cloud["tenants"][0]
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, cloud, "member")
+    page.get_by_role("link", name=tenant["name"]).click()
+    alert = page.get_by_role("alert")
+    alert.wait_for()
+    assert "does not include the permission" in alert.inner_text()
+    look(page, "09-no-permission")
+    assert page.evaluate("() => localStorage.length") == 0
+    assert page.evaluate("() => sessionStorage.getItem('ld-api-key')") == user(cloud, "member")["api_key"]
+    page.get_by_role("button", name="Sign out").click()
+    page.get_by_label("API key").wait_for()
+    assert page.evaluate("() => sessionStorage.getItem('ld-api-key')") is None
+    context.close()
