@@ -11,10 +11,13 @@ STAMP := $(VENV)/.installed
 SAM_STAMP := $(SAM_VENV)/.installed
 CHECKOV_VENV := .tools/checkov
 CHECKOV_STAMP := $(CHECKOV_VENV)/.installed
+MUTMUT_VENV := .tools/mutmut
+MUTMUT_STAMP := $(MUTMUT_VENV)/.installed
+MUTATION_DIR := .tools/mutation
 export SAM_CLI_TELEMETRY := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test gate lint typecheck template build test-unit test-integration test-e2e test-build bench openapi clean
+.PHONY: browser install run test gate lint typecheck template build test-unit test-integration test-e2e test-build bench openapi mutation clean
 
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -32,13 +35,30 @@ $(CHECKOV_STAMP): requirements-checkov.txt
 	$(CHECKOV_VENV)/bin/pip install -q -r requirements-checkov.txt
 	touch $@
 
+$(MUTMUT_STAMP): requirements-mutation.txt requirements-dev.txt
+	test -x $(MUTMUT_VENV)/bin/python || $(PYTHON) -m venv $(MUTMUT_VENV)
+	$(MUTMUT_VENV)/bin/pip install -q -r requirements-mutation.txt
+	touch $@
+
+CONSOLE_STAMP := console/node_modules/.installed
+
+# The Console has no runtime dependencies; its browser tests need axe-core (npm, lockfile) and Debian's chromium.
+$(CONSOLE_STAMP): console/package.json console/package-lock.json
+	cd console && npm ci --no-audit --no-fund --silent
+	touch $@
+
+browser:
+	@command -v chromium >/dev/null || { \
+		test "$$(id -u)" = 0 || { echo "chromium is missing: sudo apt-get install -y chromium"; exit 1; }; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
 install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/python -m localcloud $(ARGS)
 
 ## The whole gate: lint, types, template, build, tests.
-test: gate build
+test: gate build $(CONSOLE_STAMP) browser
 	$(BIN)/pytest -n 2 --dist loadgroup
 
 gate: lint typecheck template
@@ -78,6 +98,19 @@ openapi: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+## Mutation testing (mutmut) of the security-critical modules; slow (hours for all five), not in `make test`
+## or CI. mutmut names a mutant after its file's path (minus a leading src/), which must be the module's
+## import name, so it runs in a workspace where the layer's package is src/audit_service and the rest of
+## the project is linked ([tool.mutmut] in pyproject.toml). One module: make mutation MUTANTS='audit_service.crypto.envelope.*'
+mutation: $(MUTMUT_STAMP)
+	rm -rf $(MUTATION_DIR) && mkdir -p $(MUTATION_DIR)/src
+	cp -R layers/shared/audit_service $(MUTATION_DIR)/src/
+	cp pyproject.toml $(MUTATION_DIR)/
+	for name in tests docs events functions layers localcloud statemachines template.yaml; do \
+		ln -s $(CURDIR)/$$name $(MUTATION_DIR)/$$name; done
+	cd $(MUTATION_DIR) && $(CURDIR)/$(MUTMUT_VENV)/bin/mutmut run $(MUTANTS); \
+		status=$$?; $(CURDIR)/$(MUTMUT_VENV)/bin/mutmut results --all true | tail -n 200; exit $$status
 
 clean:
 	rm -rf $(VENV) .tools .aws-sam .local .pytest_cache .mypy_cache .ruff_cache

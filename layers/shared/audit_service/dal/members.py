@@ -240,14 +240,14 @@ class MembersRepository:
             if not reasons or "ConditionalCheckFailed" not in reasons:
                 raise
             failed = items[reasons.index("ConditionalCheckFailed")]
+            if "Put" in failed:  # a Put names its Item, not a Key: the audit record's put-only condition
+                raise Conflict("the audit record for this change already exists") from error
             operation = next(iter(failed.values()))
             if operation["Key"]["sk"]["S"] == "TENANT":
                 raise LastOwner(
                     f"user {member.user_id} is the last owner of tenant {member.tenant_id}; "
                     "make another member an owner first"
                 ) from error
-            if "Put" in failed:
-                raise Conflict("the audit record for this change already exists") from error
             raise Conflict(f"the membership of user {member.user_id} changed meanwhile; read it again") from error
 
 
