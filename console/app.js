@@ -127,7 +127,8 @@ async function home() {
       h("td", {}, tenant.role), h("td", {}, tenant.plan))))));
 }
 
-const TABS = [["audit", "Audit"], ["access", "Who looked"], ["security", "Security events"]];
+const TABS = [["audit", "Audit"], ["access", "Who looked"], ["security", "Security events"],
+  ["integrity", "Integrity"]];
 
 async function tenantPage(tenantId, tab, deploymentId, query) {
   const tenants = (await api("/users/me/tenants")).body.data;
@@ -145,6 +146,7 @@ async function tenantPage(tenantId, tab, deploymentId, query) {
   const view = { tenantId, tab, base, tree, deploymentId, query };
   try {
     if (tab === "audit") await auditTab(body, view);
+    else if (tab === "integrity") await integrityTab(body, view);
     else await logTab(body, view);
   } catch (error) {
     body.replaceChildren(failure(error, tab === "audit" ? "this audit log" : "this log"));
@@ -298,6 +300,38 @@ async function logTab(body, view) {
       h("td", {}, record.actor ? `user ${record.actor.id}` : "—"),
       h("td", {}, record.path ? `${record.method} ${record.path}` : record.permission || record.reason || ""),
       h("td", {}, record.source_ip || "—"))))));
+}
+
+async function integrityTab(body, view) {
+  const period = new URLSearchParams();
+  for (const name of ["from", "to"]) if (view.query.get(name)) period.set(name, view.query.get(name));
+  const { body: report } = await api(`/audit/tenants/${view.tenantId}/verify?${period}`);
+  const verdict = report.verified
+    ? h("p", { role: "status", class: "ok" }, "The log verifies: complete and unmodified.")
+    : h("p", { role: "alert", class: "state error" }, "The log does not verify.");
+  const problems = report.problems.length ? h("table", { "aria-label": "Problems found" },
+    h("thead", {}, h("tr", {}, ["Problem", "Checkpoint", "Record", "Detail"].map((n) => h("th", { scope: "col" }, n)))),
+    h("tbody", {}, report.problems.map((p) => h("tr", {}, h("td", {}, p.problem), h("td", {}, p.checkpoint ?? ""),
+      h("td", {}, p.record_id || ""), h("td", {}, p.detail || ""))))) : null;
+  const bundle = h("button", { type: "button", onclick: async () => {
+    const { body: document } = await api(`/audit/tenants/${view.tenantId}/export?${period}`);
+    const file = new Blob([JSON.stringify(document)], { type: "application/json" });
+    const link = h("a", { href: URL.createObjectURL(file), download: `audit-bundle-${view.tenantId}.json` });
+    window.document.body.append(link);
+    link.click();
+    link.remove();
+  } }, "Download the export bundle");
+  body.replaceChildren(h("section", { class: "card" },
+    h("h2", {}, report.from || report.to ? `From ${report.from || "the start"} to ${report.to || "now"}` : "Everything stored"),
+    verdict,
+    h("dl", { class: "meta" },
+      h("dt", {}, "Records checked"), h("dd", {}, report.records.checked),
+      h("dt", {}, "Not sealed yet"), h("dd", {}, report.records.unsealed),
+      h("dt", {}, "Checkpoints"), h("dd", {}, `${report.checkpoints.checked} (newest anchored: ${report.checkpoints.anchored ?? "none"})`),
+      h("dt", {}, "Signing key"), h("dd", {}, report.key_fingerprint)),
+    problems, bundle,
+    h("p", { class: "muted" }, "Verify it offline, pinning the key: ",
+      h("code", {}, `ld-audit-admin bundle verify audit-bundle-${view.tenantId}.json --fingerprint ${report.key_fingerprint}`))));
 }
 
 async function account() {

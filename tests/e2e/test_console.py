@@ -176,6 +176,15 @@ def test_an_owner_browses_filters_pages_and_opens_a_diff(
     page.get_by_role("link", name="Security events").click()
     page.wait_for_selector("text=/records · page 1|No records match/")
     look(page, "07-security-events")
+
+    page.get_by_role("link", name="Integrity").click()
+    page.get_by_text("Records checked").wait_for()
+    assert page.get_by_text("The log verifies: complete and unmodified.").is_visible()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download the export bundle").click()
+    bundle = json.loads(Path(download.value.path()).read_text())
+    assert bundle["format"] == "ld-audit-bundle/1" and page.get_by_text("--fingerprint SHA256:").is_visible()
+    look(page, "07b-integrity")
     context.close()
 
 
