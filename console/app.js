@@ -128,7 +128,8 @@ async function home() {
 }
 
 const TABS = [["audit", "Audit"], ["access", "Who looked"], ["security", "Security events"],
-  ["integrity", "Integrity"]];
+  ["integrity", "Integrity"], ["members", "Members"]];
+const MANAGERS = new Set(["owner", "admin"]);
 
 async function tenantPage(tenantId, tab, deploymentId, query) {
   const tenants = (await api("/users/me/tenants")).body.data;
@@ -144,9 +145,13 @@ async function tenantPage(tenantId, tab, deploymentId, query) {
   const body = h("section", { "aria-live": "polite" }, state("Loading…"));
   show(h("h1", {}, title), h("p", { class: "muted" }, `Your role: ${tenant.role}`), tabs, body);
   const view = { tenantId, tab, base, tree, deploymentId, query };
+  const message = h("p", { role: "status", class: "muted" });
+  view.say = (text) => { message.textContent = text; };
+  body.before(message);
   try {
     if (tab === "audit") await auditTab(body, view);
     else if (tab === "integrity") await integrityTab(body, view);
+    else if (tab === "members") await membersTab(body, { ...view, role: tenant.role });
     else await logTab(body, view);
   } catch (error) {
     body.replaceChildren(failure(error, tab === "audit" ? "this audit log" : "this log"));
@@ -254,7 +259,7 @@ function auditTable(records) {
       h("td", {}, when(record.timestamp)), h("td", {}, record.name), h("td", {}, ref(record.author)),
       h("td", {}, ref(record.division)), h("td", {}, ref(record.environment)), h("td", {}, ref(record.deployment)));
   });
-  return h("div", {}, h("table", { "aria-label": "Audit records, newest first" },
+  return h("div", {}, h("table", { class: "records", "aria-label": "Audit records, newest first" },
     h("thead", {}, h("tr", {}, ["When", "What", "Who", "Division", "Environment", "Deployment"]
       .map((name) => h("th", { scope: "col" }, name)))),
     h("tbody", {}, rows)), detail);
@@ -332,6 +337,72 @@ async function integrityTab(body, view) {
     problems, bundle,
     h("p", { class: "muted" }, "Verify it offline, pinning the key: ",
       h("code", {}, `ld-audit-admin bundle verify audit-bundle-${view.tenantId}.json --fingerprint ${report.key_fingerprint}`))));
+}
+
+async function send(method, path, body) {
+  const response = await fetch(path, {
+    method,
+    headers: { [KEY]: sessionStorage.getItem(KEY) || "", "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const answer = response.status === 204 ? null : await response.json();
+  if (!response.ok) throw new ApiError(response.status, answer);
+  return answer;
+}
+
+const ROLES = ["owner", "admin", "auditor", "member"];
+
+async function membersTab(body, view) {
+  const manage = MANAGERS.has(view.role);
+  const members = (await api(`/tenants/${view.tenantId}/members?results=100`)).body;
+  const act = async (work, done) => {
+    try {
+      await work();
+      await membersTab(body, view);
+      view.say(done);
+    } catch (error) {
+      view.say(`Not done: ${error.message}`);
+    }
+  };
+  const memberRows = members.data.map((member) => h("tr", {},
+    h("td", {}, member.user.name), h("td", {}, member.user.email || ""),
+    h("td", {}, manage
+      ? h("select", { "aria-label": `Role of ${member.user.name}`, onchange: (event) => act(
+        () => send("PATCH", `/tenants/${view.tenantId}/members/${member.user.id}`, { role: event.target.value }),
+        `${member.user.name} is now ${event.target.value}.`) },
+      ROLES.map((role) => h("option", { value: role, selected: role === member.role }, role)))
+      : member.role),
+    h("td", {}, when(member.joined_at)),
+    manage ? h("td", {}, h("button", { type: "button", class: "plain", onclick: () => act(
+      () => send("DELETE", `/tenants/${view.tenantId}/members/${member.user.id}`),
+      `${member.user.name} was removed.`) }, "Remove")) : null));
+  const parts = [h("h2", {}, `Members (${members.total})`), h("table", { "aria-label": "Members" },
+    h("thead", {}, h("tr", {}, ["Name", "Email", "Role", "Since", manage ? "Actions" : null].filter(Boolean)
+      .map((n) => h("th", { scope: "col" }, n)))), h("tbody", {}, memberRows))];
+  if (manage) {
+    const invitations = (await api(`/tenants/${view.tenantId}/invitations?results=100`)).body;
+    const email = h("input", { id: "invite-email", type: "email", required: true });
+    const role = h("select", { id: "invite-role" }, ROLES.map((r) => h("option", { value: r, selected: r === "member" }, r)));
+    parts.push(h("h2", {}, "Invitations"),
+      h("form", { class: "filters", onsubmit: (event) => {
+        event.preventDefault();
+        act(() => send("POST", `/tenants/${view.tenantId}/invitations`, { email: email.value, role: role.value }),
+          `Invitation sent to ${email.value}.`);
+      } },
+      h("div", { class: "field" }, h("label", { for: "invite-email" }, "Email"), email),
+      h("div", { class: "field" }, h("label", { for: "invite-role" }, "Role"), role),
+      h("button", { type: "submit" }, "Invite")),
+      invitations.data.length ? h("table", { "aria-label": "Invitations" },
+        h("thead", {}, h("tr", {}, ["Email", "Role", "Status", "Expires", "Actions"].map((n) => h("th", { scope: "col" }, n)))),
+        h("tbody", {}, invitations.data.map((invitation) => h("tr", {},
+          h("td", {}, invitation.email), h("td", {}, invitation.role), h("td", {}, invitation.status),
+          h("td", {}, when(invitation.expires_at)),
+          h("td", {}, invitation.status === "pending" ? h("button", { type: "button", class: "plain", onclick: () => act(
+            () => send("DELETE", `/tenants/${view.tenantId}/invitations/${invitation.id}`),
+            `The invitation to ${invitation.email} was revoked.`) }, "Revoke") : "")))))
+        : h("p", { class: "muted" }, "No invitations."));
+  }
+  body.replaceChildren(h("section", { class: "card" }, ...parts));
 }
 
 async function account() {

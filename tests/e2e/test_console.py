@@ -221,3 +221,39 @@ def test_a_member_without_audit_read_sees_why_and_signing_out_forgets_the_key(
     page.get_by_label("API key").wait_for()
     assert page.evaluate("() => sessionStorage.getItem('ld-api-key')") is None
     context.close()
+
+
+def test_an_owner_invites_changes_a_role_and_revokes_an_auditor_only_reads(cloud: dict[str, Any], browser: Any) -> None:
+    tenant = cloud["tenants"][0]
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, cloud, "owner")
+    page.goto(f"{cloud['console_url']}#/tenants/{tenant['id']}/members")
+    page.get_by_role("table", name="Members").wait_for()
+    page.get_by_label("Email").fill("new.person@example.com")
+    page.get_by_label("Role", exact=True).select_option("auditor")
+    page.get_by_role("button", name="Invite").click()
+    page.get_by_text("Invitation sent to new.person@example.com.").wait_for()
+    invitations = page.get_by_role("table", name="Invitations")
+    assert invitations.get_by_role("cell", name="new.person@example.com").is_visible()
+    look(page, "10-members")
+
+    auditor = user(cloud, "auditor")
+    page.get_by_label(f"Role of {auditor['name']}").select_option("admin")
+    page.get_by_text(f"{auditor['name']} is now admin.").wait_for()
+    page.get_by_label(f"Role of {auditor['name']}").select_option("auditor")
+    page.get_by_text(f"{auditor['name']} is now auditor.").wait_for()
+    invitations.get_by_role("button", name="Revoke").first.click()
+    page.get_by_text("The invitation to new.person@example.com was revoked.").wait_for()
+    assert page.get_by_role("table", name="Invitations").get_by_role("cell", name="revoked").is_visible()
+
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, cloud, "auditor")
+    page.goto(f"{cloud['console_url']}#/tenants/{tenant['id']}/members")
+    page.get_by_role("table", name="Members").wait_for()
+    assert (
+        page.get_by_role("button", name="Remove").count() == 0
+        and page.get_by_role("button", name="Invite").count() == 0
+    )
+    look(page, "11-members-read-only")
+    context.close()
