@@ -406,34 +406,109 @@ async function membersTab(body, view) {
 }
 
 async function account() {
-  const exportButton = h("button", { type: "button" }, "Export my data");
-  const status = h("p", { role: "status" });
-  exportButton.addEventListener("click", async () => {
+  const status = h("p", { role: "status", id: "account-status" });
+  const say = (text) => { status.textContent = text; };
+  const exportButton = h("button", { type: "button", onclick: async () => {
     exportButton.disabled = true;
-    status.textContent = "Preparing your data… this can take a little while.";
+    say("Preparing your data… this can take a little while.");
     try {
       let { status: code, body } = await api("/account/export");
       while (code === 202) {
         await new Promise((resolve) => setTimeout(resolve, 2000));
         ({ status: code, body } = await api(body.location));
       }
-      const file = new Blob([JSON.stringify(body, null, 2)], { type: "application/json" });
-      const link = h("a", { href: URL.createObjectURL(file), download: `my-data-${me.id}.json` });
-      document.body.append(link);
-      link.click();
-      link.remove();
-      status.textContent = "Downloaded.";
+      save(new Blob([JSON.stringify(body, null, 2)], { type: "application/json" }), `my-data-${me.id}.json`);
+      say("Downloaded.");
     } catch (error) {
-      status.textContent = `The export failed: ${error.message}`;
+      say(`The export failed: ${error.message}`);
     } finally {
       exportButton.disabled = false;
     }
-  });
-  show(h("h1", {}, "Your account"),
+  } }, "Export my data");
+
+  const keys = (await api("/users/me/api-keys")).body.data;
+  const sessions = (await api("/users/me/sessions")).body.data;
+  const redo = async (work, done) => {
+    try {
+      const result = await work();
+      await account();
+      document.getElementById("account-status").textContent = done(result);
+    } catch (error) {
+      say(`Not done: ${error.message}`);
+    }
+  };
+  const keyName = h("input", { id: "key-name", required: true, maxlength: 100 });
+  const timezone = h("input", { id: "timezone", value: settings.timezone, required: true });
+  const confirm = h("input", { id: "confirm", autocomplete: "off" });
+  const erase = h("button", { type: "button", disabled: true, onclick: async () => {
+    erase.disabled = true;
+    say("Erasing your account…");
+    try {
+      let body = await send("POST", "/account/erasure", { confirm: confirm.value });
+      while (body.status === "running") {
+        await new Promise((resolve) => setTimeout(resolve, 2000));
+        body = (await api(`/account/erasure/${body.erasure_id}`)).body;
+      }
+      if (body.status === "succeeded") {
+        sessionStorage.removeItem(KEY);
+        me = null;
+        who.replaceChildren();
+        return show(h("h1", {}, "Your account was erased"), h("p", {}, "Every key of it stopped working."));
+      }
+      say(`The erasure failed: ${body.reason || "unknown reason"}`);
+    } catch (error) {
+      say(error instanceof ApiError && error.status === 409
+        ? `Not erased: ${error.message} Another member must be made an owner of that tenant first.`
+        : `Not erased: ${error.message}`);
+    }
+  } }, "Delete my account");
+  confirm.addEventListener("input", () => { erase.disabled = confirm.value !== "erase my account"; });
+
+  show(h("h1", {}, "Your account"), status,
     h("section", { class: "card" }, h("h2", {}, "Profile"), h("dl", { class: "meta" },
-      h("dt", {}, "Name"), h("dd", {}, me.name), h("dt", {}, "Email"), h("dd", {}, me.email),
-      h("dt", {}, "Time zone"), h("dd", {}, settings.timezone))),
-    h("section", { class: "card" }, h("h2", {}, "Your data"), exportButton, status));
+      h("dt", {}, "Name"), h("dd", {}, me.name), h("dt", {}, "Email"), h("dd", {}, me.email))),
+    h("section", { class: "card" }, h("h2", {}, "Settings"),
+      h("form", { class: "filters", onsubmit: (event) => {
+        event.preventDefault();
+        redo(async () => {
+          settings = await send("PATCH", "/users/me/settings", { timezone: timezone.value });
+        }, () => `Times are now shown in ${settings.timezone}.`);
+      } }, h("div", { class: "field" }, h("label", { for: "timezone" }, "Time zone (IANA, e.g. Europe/Warsaw)"),
+        timezone), h("button", { type: "submit" }, "Save"))),
+    h("section", { class: "card" }, h("h2", {}, "API keys"),
+      h("table", { "aria-label": "API keys" },
+        h("thead", {}, h("tr", {}, ["Name", "Status", "Created", ""].map((n) => h("th", { scope: "col" }, n)))),
+        h("tbody", {}, keys.map((key) => h("tr", {}, h("td", {}, key.name), h("td", {}, key.status),
+          h("td", {}, when(key.created_at)),
+          h("td", {}, key.status === "active" ? h("button", { type: "button", class: "plain", onclick: () => redo(
+            () => send("DELETE", `/users/me/api-keys/${key.id}`), () => `The key "${key.name}" was revoked.`) },
+          "Revoke") : ""))))),
+      h("form", { class: "filters", onsubmit: (event) => {
+        event.preventDefault();
+        redo(() => send("POST", "/users/me/api-keys", { name: keyName.value }),
+          (created) => `New key "${created.name}": ${created.secret} (shown this once: copy it now).`);
+      } }, h("div", { class: "field" }, h("label", { for: "key-name" }, "New key's name"), keyName),
+      h("button", { type: "submit" }, "Create key"))),
+    h("section", { class: "card" }, h("h2", {}, "Sessions"), sessions.length ? h("table", { "aria-label": "Sessions" },
+      h("thead", {}, h("tr", {}, ["Provider", "Status", "Started", "From", ""].map((n) => h("th", { scope: "col" }, n)))),
+      h("tbody", {}, sessions.map((session) => h("tr", {}, h("td", {}, session.provider), h("td", {}, session.status),
+        h("td", {}, when(session.started_at)), h("td", {}, session.source_ip || ""),
+        h("td", {}, session.status === "active" ? h("button", { type: "button", class: "plain", onclick: () => redo(
+          () => send("DELETE", `/users/me/sessions/${session.id}`), () => "The session was revoked.") }, "Revoke")
+          : "")))))
+      : h("p", { class: "muted" }, "No sessions.")),
+    h("section", { class: "card" }, h("h2", {}, "Your data"), exportButton),
+    h("section", { class: "card" }, h("h2", {}, "Delete my account"),
+      h("p", {}, "Erases your profile, keys, identities and memberships. Records of what you did stay, " +
+        "without your personal data. Type \u201cerase my account\u201d to confirm."),
+      h("div", { class: "field" }, h("label", { for: "confirm" }, "Confirmation"), confirm), erase));
+}
+
+function save(blob, name) {
+  const link = h("a", { href: URL.createObjectURL(blob), download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
 }
 
 async function render() {

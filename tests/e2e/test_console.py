@@ -257,3 +257,64 @@ def test_an_owner_invites_changes_a_role_and_revokes_an_auditor_only_reads(cloud
     )
     look(page, "11-members-read-only")
     context.close()
+
+
+def admin(cloud: dict[str, Any], *args: str) -> dict[str, Any]:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    command = [sys.executable, "-m", "audit_service.admin", "--local", "--state-file", str(cloud["state"]), *args]
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=True)
+    return dict(json.loads(done.stdout))
+
+
+def test_a_person_manages_keys_and_settings_and_deletes_their_account(cloud: dict[str, Any], browser: Any) -> None:
+    tenant = cloud["tenants"][0]
+    created = admin(cloud, "user", "create", "--name", "Lee Leaving", "--email", "lee.leaving@example.com")["user"]
+    admin(cloud, "member", "add", "--tenant", str(tenant["id"]), "--user", str(created["id"]), "--role", "member")
+    key = admin(cloud, "key", "create", "--user", str(created["id"]))["secret"]
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(cloud["console_url"])
+    page.get_by_label("API key").fill(key)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("link", name="Lee Leaving").click()
+    page.get_by_role("heading", name="Your account").wait_for()
+
+    page.get_by_label("Time zone (IANA, e.g. Europe/Warsaw)").fill("Europe/Warsaw")
+    page.get_by_role("button", name="Save").click()
+    page.get_by_text("Times are now shown in Europe/Warsaw.").wait_for()
+
+    page.get_by_label("New key's name").fill("laptop")
+    page.get_by_role("button", name="Create key").click()
+    shown = page.get_by_text('New key "laptop": ld_')
+    shown.wait_for()
+    secret = shown.inner_text().split(": ", 1)[1].split(" ", 1)[0]
+    keys = page.get_by_role("table", name="API keys")
+    assert keys.get_by_role("cell", name="laptop").is_visible() and secret not in keys.inner_text()
+    look(page, "12-account")
+    keys.get_by_role("row").filter(has_text="laptop").get_by_role("button", name="Revoke").click()
+    page.get_by_text('The key "laptop" was revoked.').wait_for()
+
+    erase = page.get_by_role("button", name="Delete my account")
+    assert erase.is_disabled()
+    page.get_by_label("Confirmation").fill("erase my account")
+    erase.click()
+    page.get_by_role("heading", name="Your account was erased").wait_for(timeout=60_000)
+    look(page, "13-erased")
+    assert page.evaluate("() => sessionStorage.getItem('ld-api-key')") is None
+    context.close()
+
+
+def test_the_last_owner_is_told_why_the_account_cannot_be_deleted(cloud: dict[str, Any], browser: Any) -> None:
+    context = browser.new_context()
+    page = context.new_page()
+    sign_in(page, cloud, "owner")
+    page.get_by_role("link", name=user(cloud, "owner")["name"]).click()
+    page.get_by_label("Confirmation").fill("erase my account")
+    page.get_by_role("button", name="Delete my account").click()
+    page.get_by_text("Another member must be made an owner of that tenant first.").wait_for()
+    look(page, "14-last-owner")
+    context.close()
