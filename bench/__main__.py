@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import account_paths, audit_paths, cold_start, flooding, gdpr_paths, local_cloud
+from bench import account_paths, audit_paths, cold_start, console_size, flooding, gdpr_paths, local_cloud
 
 
 def main() -> int:
@@ -13,7 +13,9 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=9, help="fresh interpreters per function (default 9)")
     parser.add_argument("--events", type=int, default=10_000, help="events ingested by the write path (default 10000)")
     parser.add_argument(
-        "--only", choices=["cold-start", "audit", "accounts", "gdpr", "flooding", "local-cloud"], help="run one table"
+        "--only",
+        choices=["cold-start", "audit", "accounts", "gdpr", "flooding", "local-cloud", "console"],
+        help="run one table",
     )
     args = parser.parse_args()
 
@@ -44,6 +46,10 @@ def main() -> int:
         table, passed = audit_paths.report(
             local_cloud.measure(), title="The local cloud end to end (make run's process, over HTTP)"
         )
+        print(table, end="\n\n", flush=True)
+        ok = ok and passed
+    if args.only in (None, "console"):
+        table, passed = audit_paths.report(console_size.measure(), title="The Console in a browser (chromium)")
         print(table, flush=True)
         ok = ok and passed
     return 0 if ok else 1
