@@ -25,8 +25,8 @@ def test_owner_lists_audit_types(api: Api, demo: dict[str, Any]) -> None:
 
     assert result.status == 200
     types = _body(result)
-    assert {"type": "deployment_created", "name": "Deployment Created"} in types
-    assert all(set(entry) == {"type", "name"} for entry in types)
+    assert {(t["type"], t["name"]) for t in types} >= {("deployment_created", "Deployment Created")}
+    assert all({"type", "name", "resource", "action", "version"} <= set(entry) for entry in types)
 
 
 def test_auditor_lists_audit_types(api: Api, demo: dict[str, Any]) -> None:
