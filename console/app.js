@@ -143,7 +143,8 @@ async function tenantPage(tenantId, tab, deploymentId, query) {
     TABS.filter(([id]) => !deploymentId || id === "audit").map(([id, label]) =>
       h("a", { href: `#${base}/${id}`, "aria-current": id === tab ? "page" : null }, label)));
   const body = h("section", { "aria-live": "polite" }, state("Loading…"));
-  show(h("h1", {}, title), h("p", { class: "muted" }, `Your role: ${tenant.role}`), tabs, body);
+  show(h("h1", {}, title), h("p", { class: "muted" }, `Your role: ${tenant.role}`), resources(tenantId, tree), tabs,
+    body);
   const view = { tenantId, tab, base, tree, deploymentId, query };
   const message = h("p", { role: "status", class: "muted" });
   view.say = (text) => { message.textContent = text; };
@@ -156,6 +157,23 @@ async function tenantPage(tenantId, tab, deploymentId, query) {
   } catch (error) {
     body.replaceChildren(failure(error, tab === "audit" ? "this audit log" : "this log"));
   }
+}
+
+function resources(tenantId, tree) {
+  // divisions > environments > deployments, each deployment linking to its own Audit tab
+  const under = (items, parent) => items.filter((item) => item.parent_id === parent);
+  const deployments = (environment) => under(tree.deployments, environment.id).map((deployment) =>
+    h("li", {}, h("a", { href: `#/tenants/${tenantId}/deployments/${deployment.id}/audit` }, deployment.name)));
+  const environments = (items) => items.map((environment) => h("li", {}, environment.name,
+    h("ul", {}, deployments(environment))));
+  const placed = new Set(tree.environments.filter((e) => tree.divisions.some((d) => d.id === e.parent_id)).map((e) => e.id));
+  const loose = tree.deployments.filter((d) => !tree.environments.some((e) => e.id === d.parent_id));
+  return h("details", { class: "card resources" }, h("summary", {}, "Divisions, environments and deployments"),
+    h("ul", {}, tree.divisions.map((division) => h("li", {}, division.name,
+      h("ul", {}, environments(under(tree.environments, division.id))))),
+    environments(tree.environments.filter((e) => !placed.has(e.id))),
+    loose.map((deployment) => h("li", {},
+      h("a", { href: `#/tenants/${tenantId}/deployments/${deployment.id}/audit` }, deployment.name)))));
 }
 
 function options(items, selected, empty) {

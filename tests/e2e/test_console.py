@@ -167,6 +167,17 @@ def test_an_owner_browses_filters_pages_and_opens_a_diff(
     lines = Path(download.value.path()).read_text(encoding="utf-8-sig").splitlines()
     assert len(lines) == 1 + 23
 
+    # A deployment's own Audit tab, reached through the tenant's tree: the same view with the deployment fixed.
+    deployment = tenant["deployments"][0]
+    page.get_by_text("Divisions, environments and deployments").click()
+    page.get_by_role("link", name=deployment["name"]).click()
+    page.get_by_role("heading", name=f"{tenant['name']} \u203a {deployment['name']}").wait_for()
+    page.get_by_text("23 records · page 1").wait_for()
+    assert page.get_by_label("Deployment").count() == 0
+    look(page, "05b-deployment-audit")
+    page.goto(f"{cloud['console_url']}#/tenants/{tenant['id']}/audit")
+    page.get_by_role("table", name="Audit records, newest first").wait_for()
+
     page.get_by_role("link", name="Who looked").click()
     page.get_by_role("table", name="Records, newest first", exact=True).wait_for()
     assert page.get_by_role("cell", name="audit_log.read").count() >= 1
