@@ -445,6 +445,7 @@ async function account() {
   } }, "Export my data");
 
   const keys = (await api("/users/me/api-keys")).body.data;
+  const identities = (await api("/users/me/identities")).body.data;
   const sessions = (await api("/users/me/sessions")).body.data;
   const redo = async (work, done) => {
     try {
@@ -507,6 +508,15 @@ async function account() {
           (created) => `New key "${created.name}": ${created.secret} (shown this once: copy it now).`);
       } }, h("div", { class: "field" }, h("label", { for: "key-name" }, "New key's name"), keyName),
       h("button", { type: "submit" }, "Create key"))),
+    h("section", { class: "card" }, h("h2", {}, "Linked identities"), identities.length
+      ? h("table", { "aria-label": "Linked identities" },
+        h("thead", {}, h("tr", {}, ["Provider", "Account", "Linked", ""].map((n) => h("th", { scope: "col" }, n)))),
+        h("tbody", {}, identities.map((identity) => h("tr", {}, h("td", {}, identity.provider),
+          h("td", {}, identity.external_id), h("td", {}, when(identity.linked_at)),
+          h("td", {}, h("button", { type: "button", class: "plain", onclick: () => redo(
+            () => send("DELETE", `/users/me/identities/${identity.id}`),
+            () => `The ${identity.provider} account was unlinked.`) }, "Unlink"))))))
+      : h("p", { class: "muted" }, "No linked identities.")),
     h("section", { class: "card" }, h("h2", {}, "Sessions"), sessions.length ? h("table", { "aria-label": "Sessions" },
       h("thead", {}, h("tr", {}, ["Provider", "Status", "Started", "From", ""].map((n) => h("th", { scope: "col" }, n)))),
       h("tbody", {}, sessions.map((session) => h("tr", {}, h("td", {}, session.provider), h("td", {}, session.status),

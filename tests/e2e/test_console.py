@@ -286,6 +286,7 @@ def test_a_person_manages_keys_and_settings_and_deletes_their_account(cloud: dic
     created = admin(cloud, "user", "create", "--name", "Lee Leaving", "--email", "lee.leaving@example.com")["user"]
     admin(cloud, "member", "add", "--tenant", str(tenant["id"]), "--user", str(created["id"]), "--role", "member")
     key = admin(cloud, "key", "create", "--user", str(created["id"]))["secret"]
+    _link_identity(cloud, key, "github", "gh-lee-1")
     context = browser.new_context()
     page = context.new_page()
     page.goto(cloud["console_url"])
@@ -309,6 +310,12 @@ def test_a_person_manages_keys_and_settings_and_deletes_their_account(cloud: dic
     keys.get_by_role("row").filter(has_text="laptop").get_by_role("button", name="Revoke").click()
     page.get_by_text('The key "laptop" was revoked.').wait_for()
 
+    identities = page.get_by_role("table", name="Linked identities")
+    assert identities.get_by_role("cell", name="gh-lee-1").is_visible()
+    identities.get_by_role("button", name="Unlink").click()
+    page.get_by_text("The github account was unlinked.").wait_for()
+    assert page.get_by_text("No linked identities.").is_visible()
+
     erase = page.get_by_role("button", name="Delete my account")
     assert erase.is_disabled()
     page.get_by_label("Confirmation").fill("erase my account")
@@ -329,3 +336,31 @@ def test_the_last_owner_is_told_why_the_account_cannot_be_deleted(cloud: dict[st
     page.get_by_text("Another member must be made an owner of that tenant first.").wait_for()
     look(page, "14-last-owner")
     context.close()
+
+
+def _link_identity(cloud: dict[str, Any], key: str, provider: str, external_id: str) -> None:
+    """As the identity service would: the link is asked for, its secret read from the stand-in mailer's outbox."""
+    import time
+    import urllib.request
+
+    def post(path: str, body: dict[str, Any]) -> dict[str, Any]:
+        request = urllib.request.Request(
+            cloud["api_url"] + path,
+            data=json.dumps(body).encode(),
+            method="POST",
+            headers={"ld-api-key": key, "Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return dict(json.load(answer))
+
+    pending = post("/users/me/identities", {"provider": provider, "external_id": external_id})
+    outbox = Path(cloud["outbox"])
+    deadline = time.monotonic() + 15
+    while True:
+        messages = [json.loads(line) for line in outbox.read_text().splitlines()] if outbox.exists() else []
+        found = [m for m in messages if m["detail"].get("link_id") == pending["id"]]
+        if found:
+            break
+        assert time.monotonic() < deadline, "the identity link message never reached the outbox"
+        time.sleep(0.2)
+    post(f"/users/me/identities/{pending['id']}/confirm", {"secret": found[-1]["content"]["secret"]})
