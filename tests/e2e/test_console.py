@@ -364,3 +364,35 @@ def _link_identity(cloud: dict[str, Any], key: str, provider: str, external_id: 
         assert time.monotonic() < deadline, "the identity link message never reached the outbox"
         time.sleep(0.2)
     post(f"/users/me/identities/{pending['id']}/confirm", {"secret": found[-1]["content"]["secret"]})
+
+
+def test_the_audit_tab_works_from_the_keyboard_alone(
+    cloud: dict[str, Any], history: list[dict[str, Any]], browser: Any
+) -> None:
+    """Sign in, open the tenant, reach a record and open it: Tab, Enter and Space only, no mouse."""
+    tenant = cloud["tenants"][0]
+    page = browser.new_context().new_page()
+    page.goto(cloud["console_url"])
+
+    def tab_to(predicate: str, most: int = 60) -> None:
+        for _ in range(most):
+            page.keyboard.press("Tab")
+            if page.evaluate(f"() => {{ const e = document.activeElement; return {predicate}; }}"):
+                return
+        pytest.fail(f"no focusable element where {predicate}")
+
+    tab_to("e.id === 'key'")
+    page.keyboard.type(user(cloud, "owner")["api_key"])
+    page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Your tenants").wait_for()
+    tab_to(f"e.textContent === {json.dumps(tenant['name'])}")
+    page.keyboard.press("Enter")
+    table = page.get_by_role("table", name="Audit records, newest first")
+    table.wait_for()
+    tab_to("e.tagName === 'TR'")
+    page.keyboard.press("Enter")
+    page.get_by_role("region", name="Record").wait_for()
+    assert page.evaluate("() => document.activeElement.tagName") == "H2"  # focus moves to what opened
+    tab_to("e.textContent === 'Next'")
+    page.keyboard.press("Space")
+    page.get_by_text("page 2").wait_for()
