@@ -40,11 +40,11 @@ $(MUTMUT_STAMP): requirements-mutation.txt requirements-dev.txt
 	$(MUTMUT_VENV)/bin/pip install -q -r requirements-mutation.txt
 	touch $@
 
-CONSOLE_STAMP := console/node_modules/.installed
+CONSOLE_STAMP := tests/e2e/browser/node_modules/.installed
 
 # The Console has no runtime dependencies; its browser tests need axe-core (npm, lockfile) and Debian's chromium.
-$(CONSOLE_STAMP): console/package.json console/package-lock.json
-	cd console && npm ci --no-audit --no-fund --silent
+$(CONSOLE_STAMP): tests/e2e/browser/package.json tests/e2e/browser/package-lock.json
+	cd tests/e2e/browser && npm ci --no-audit --no-fund --silent
 	touch $@
 
 browser:

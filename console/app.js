@@ -3,6 +3,9 @@
 // The API key lives in sessionStorage only, and "Sign out" forgets it.
 
 const KEY = "ld-api-key";
+// The API's base: the Console is served by the API itself, under its stage's prefix on AWS ("/dev/console/...").
+const BASE = location.pathname.slice(0, location.pathname.lastIndexOf("/console/"));
+const url = (path) => (path.startsWith("/") ? BASE + path : path);
 const main = document.getElementById("main");
 const who = document.getElementById("who");
 const cursors = new Map(); // listing and filters -> the cursors of the pages before, for "Previous"
@@ -32,7 +35,7 @@ class ApiError extends Error {
 }
 
 async function api(path) {
-  const response = await fetch(path, { headers: { [KEY]: sessionStorage.getItem(KEY) || "" } });
+  const response = await fetch(url(path), { headers: { [KEY]: sessionStorage.getItem(KEY) || "" } });
   const body = response.headers.get("Content-Type")?.includes("json") ? await response.json() : await response.blob();
   if (response.status === 401) {
     sessionStorage.removeItem(KEY);
@@ -358,7 +361,7 @@ async function integrityTab(body, view) {
 }
 
 async function send(method, path, body) {
-  const response = await fetch(path, {
+  const response = await fetch(url(path), {
     method,
     headers: { [KEY]: sessionStorage.getItem(KEY) || "", "Content-Type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),

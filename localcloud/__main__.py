@@ -60,7 +60,7 @@ def _banner(cloud: LocalCloud) -> str:
     lines = [
         "",
         "Local cloud is up.",
-        f"  Console:      {cloud.api_url}/console/   (sign in with a demo key below)",
+        f"  Console:      {cloud.api_url}/console/index.html   (sign in with a demo key below)",
         f"  API:          {cloud.api_url}",
         f"  AWS endpoint: {cloud.aws_url}   (region {cloud.options.region}, any credentials)",
         f"  State:        {cloud.options.state_file}",

@@ -134,7 +134,7 @@ class LocalCloud:
         assert self.stack is not None
         state = {
             "api_url": self.api_url,
-            "console_url": f"{self.api_url}/console/",
+            "console_url": f"{self.api_url}/console/index.html",
             "aws_endpoint_url": self.aws_url,
             "region": self.options.region,
             "stack_name": self.stack.name,

@@ -21,7 +21,6 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from localcloud import console
 from localcloud.provision import ACCOUNT_ID, ApiSpec, Route
 from localcloud.runtime import FunctionError, Runtime
 
@@ -295,10 +294,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         headers = {name: value for name, value in self.headers.items()}
-        if self.command == "GET" and console.is_console(self.path):  # the Console, as CloudFront serves it
-            result = GatewayResult(*console.answer(self.path))
-        else:
-            result = self.gateway.handle(self.command, self.path, headers, body, self.client_address[0])
+        result = self.gateway.handle(self.command, self.path, headers, body, self.client_address[0])
         self.send_response(result.status)
         for name, value in result.headers.items():
             if name.lower() != "content-length":

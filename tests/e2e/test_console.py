@@ -2,7 +2,7 @@
 
 Each step is what a person does; a screenshot of each view goes to
 ``test-output/console/`` for a person to look at, and axe-core (from npm,
-``console/node_modules``) checks every view for serious or critical
+``tests/e2e/browser/node_modules``) checks every view for serious or critical
 accessibility violations.
 """
 
@@ -24,7 +24,7 @@ from tests.e2e.local import ROOT, start_local_cloud
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("console")]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-AXE = ROOT / "console/node_modules/axe-core/axe.min.js"
+AXE = ROOT / "tests/e2e/browser/node_modules/axe-core/axe.min.js"
 SHOTS = ROOT / "test-output/console"
 
 sync_api = pytest.importorskip("playwright.sync_api")

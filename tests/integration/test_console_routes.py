@@ -105,3 +105,16 @@ def test_the_filtered_audit_log_downloads_as_csv_every_page_access_logged(
     assert [r["action"] for r in access["data"]].count("audit_log.csv_export") == 2
     member = user(demo, "member")["api_key"]
     assert api.request("GET", f"/audit/tenants/{tenant_id}/export.csv", key=member).status == 403
+
+
+def test_the_console_is_served_by_the_api_itself_without_a_key_under_a_strict_policy(api: Api) -> None:
+    page = api.request("GET", "/console/index.html")
+    assert page.status == 200 and page.headers["Content-Type"].startswith("text/html")
+    policy = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "connect-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    assert "unsafe-inline" not in policy and "unsafe-eval" not in policy
+    script = api.request("GET", "/console/app.js")
+    assert script.status == 200 and script.headers["Content-Type"].startswith("text/javascript")
+    assert api.request("GET", "/console").headers["Location"] == "console/index.html"
+    for name in ("app.py", "..%2Fapp.py", "package.json", "%2e%2e"):  # only the app's three files
+        assert api.request("GET", f"/console/{name}").status == 404
