@@ -314,10 +314,39 @@ function showRecord(detail, record) {
   detail.querySelector("h2").focus();
 }
 
+function filterForm(view, fields) {
+  // the listing's own filters, kept in the URL like the Audit tab's
+  const form = h("form", { class: "filters card", onsubmit: (event) => {
+    event.preventDefault();
+    const next = new URLSearchParams();
+    for (const [name, value] of new FormData(form)) {
+      if (value) next.set(name, name === "from" || name === "to" ? `${value}:00Z` : value);
+    }
+    go(`${view.base}/${view.tab}`, next);
+  } },
+  fields.map(([name, label, control]) => h("div", { class: "field" }, h("label", { for: name }, label), control)),
+  h("button", { type: "submit" }, "Apply"));
+  return form;
+}
+
+function timeFields(query) {
+  return [["from", "From (UTC)", h("input", { id: "from", name: "from", type: "datetime-local",
+    value: localInput(query.get("from")) })],
+  ["to", "To (UTC)", h("input", { id: "to", name: "to", type: "datetime-local", value: localInput(query.get("to")) })]];
+}
+
+const SECURITY_TYPES = ["authentication_failed", "permission_denied"];
+
 async function logTab(body, view) {
   const path = `/audit/tenants/${view.tenantId}/${view.tab}`;
   const listing = h("div", {}, state("Loading…"));
-  body.replaceChildren(listing);
+  const number = (name, label) => [name, label, h("input", { id: name, name, type: "number", min: 1,
+    value: view.query.get(name) || "" })];
+  const fields = view.tab === "access"
+    ? [number("actor_id", "Who read (user id)"), number("subject_user_id", "Whose data (user id)")]
+    : [["type", "Type", h("select", { id: "type", name: "type" }, h("option", { value: "" }, "Any type"),
+      SECURITY_TYPES.map((t) => h("option", { value: t, selected: view.query.get("type") === t }, t)))]];
+  body.replaceChildren(filterForm(view, [...fields, ...timeFields(view.query)]), listing);
   await page(listing, view, path, (records) => h("table", { "aria-label": "Records, newest first" },
     h("thead", {}, h("tr", {}, ["When", "What", "Who", "Where", "From"].map((name) => h("th", { scope: "col" }, name)))),
     h("tbody", {}, records.map((record) => h("tr", {},

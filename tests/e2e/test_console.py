@@ -183,8 +183,19 @@ def test_an_owner_browses_filters_pages_and_opens_a_diff(
     assert page.get_by_role("cell", name="audit_log.read").count() >= 1
     assert page.get_by_role("cell", name="audit_log.csv_export").count() == 1
     look(page, "06-who-looked")
+    page.get_by_label("Who read (user id)").fill(str(user(cloud, "auditor")["id"]))
+    page.get_by_role("button", name="Apply").click()
+    page.get_by_text("No records match these filters.").wait_for()  # the auditor has read nothing
+    assert f"actor_id={user(cloud, 'auditor')['id']}" in page.url
+    page.get_by_label("Who read (user id)").fill(str(user(cloud, "owner")["id"]))
+    page.get_by_role("button", name="Apply").click()
+    page.get_by_role("cell", name="audit_log.csv_export").wait_for()
 
     page.get_by_role("link", name="Security events").click()
+    page.wait_for_selector("text=/records · page 1|No records match/")
+    page.get_by_label("Type").select_option("permission_denied")
+    page.get_by_role("button", name="Apply").click()
+    page.wait_for_url("**type=permission_denied**")
     page.wait_for_selector("text=/records · page 1|No records match/")
     look(page, "07-security-events")
 
