@@ -85,7 +85,26 @@ def history(cloud: dict[str, Any]) -> list[dict[str, Any]]:
             for event in events[first : first + 10]
         ]
         assert bus.put_events(Entries=entries)["FailedEntryCount"] == 0
+    _wait_until_served(cloud, tenant["id"], {e["event_id"] for e in events})
     return events
+
+
+def _wait_until_served(cloud: dict[str, Any], tenant_id: int, event_ids: set[str]) -> None:
+    """The pages below open once the history is stored (ingest takes a second or two)."""
+    import time
+    import urllib.request
+
+    key = user(cloud, "owner")["api_key"]
+    deadline = time.monotonic() + 30
+    while True:
+        request = urllib.request.Request(
+            f"{cloud['api_url']}/audit/tenants/{tenant_id}?results=100", headers={"ld-api-key": key}
+        )
+        with urllib.request.urlopen(request, timeout=10) as answer:
+            if event_ids <= {record["id"] for record in json.load(answer)["data"]}:
+                return
+        assert time.monotonic() < deadline, "the history was not served within 30 s"
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
