@@ -59,7 +59,7 @@ run: $(STAMP)
 
 ## The whole gate: lint, types, template, build, tests.
 test: gate build $(CONSOLE_STAMP) browser
-	$(BIN)/pytest -n 2 --dist loadgroup
+	$(BIN)/pytest -n 2 --dist loadgroup --durations=15
 
 gate: lint typecheck template
 
