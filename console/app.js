@@ -144,7 +144,7 @@ async function tenantPage(tenantId, tab, deploymentId, query) {
   const title = deployment ? `${tenant.name} › ${deployment.name}` : tenant.name;
   const tabs = h("nav", { class: "tabs", "aria-label": "Tenant views" },
     TABS.filter(([id]) => !deploymentId || id === "audit").map(([id, label]) =>
-      h("a", { href: `#${base}/${id}`, "aria-current": id === tab ? "page" : null }, label)));
+      h("a", { href: `#${base}/${id}${period(query)}`, "aria-current": id === tab ? "page" : null }, label)));
   const body = h("section", { "aria-live": "polite" }, state("Loading…"));
   show(h("h1", {}, title), h("p", { class: "muted" }, `Your role: ${tenant.role}`), resources(tenantId, tree), tabs,
     body);
@@ -177,6 +177,13 @@ function resources(tenantId, tree) {
     environments(tree.environments.filter((e) => !placed.has(e.id))),
     loose.map((deployment) => h("li", {},
       h("a", { href: `#/tenants/${tenantId}/deployments/${deployment.id}/audit` }, deployment.name)))));
+}
+
+function period(query) {
+  // the time range on screen travels with the tabs (the Integrity tab verifies that period)
+  const kept = new URLSearchParams();
+  for (const name of ["from", "to"]) if (query.get(name)) kept.set(name, query.get(name));
+  return [...kept].length ? `?${kept}` : "";
 }
 
 function options(items, selected, empty) {
@@ -376,7 +383,7 @@ async function integrityTab(body, view) {
     link.click();
     link.remove();
   } }, "Download the export bundle");
-  body.replaceChildren(h("section", { class: "card" },
+  body.replaceChildren(filterForm(view, timeFields(view.query)), h("section", { class: "card" },
     h("h2", {}, report.from || report.to ? `From ${report.from || "the start"} to ${report.to || "now"}` : "Everything stored"),
     verdict,
     h("dl", { class: "meta" },
