@@ -90,7 +90,7 @@ function signIn() {
   const form = h("form", { class: "card", onsubmit: async (event) => {
     event.preventDefault();
     sessionStorage.setItem(KEY, input.value.trim());
-    await render();
+    await rerender();
   } },
   h("h1", {}, "Sign in"),
   h("div", { class: "field" }, h("label", { for: "key" }, "API key"), input),
@@ -596,5 +596,12 @@ async function render() {
   }
 }
 
-window.addEventListener("hashchange", render);
-render();
+// One render at a time, in the order the hash changed: a slow page can never land over a newer one.
+let rendering = Promise.resolve();
+function rerender() {
+  rendering = rendering.then(render, render);
+  return rendering;
+}
+
+window.addEventListener("hashchange", rerender);
+rerender();

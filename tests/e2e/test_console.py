@@ -228,10 +228,11 @@ def test_an_owner_browses_filters_pages_and_opens_a_diff(
     look(page, "07b-integrity")
     # the period on the Audit tab travels to the Integrity tab, which verifies just that period
     page.get_by_role("link", name="Audit", exact=True).click()
+    page.get_by_role("table", name="Audit records, newest first").wait_for()  # the Audit tab's own form
     page.get_by_label("From (UTC)").fill("2026-01-01T00:00")
     page.get_by_role("button", name="Apply").click()
     page.wait_for_url("**from=2026-01-01**")
-    page.get_by_role("link", name="Integrity").click()
+    page.locator("a[href*='/integrity?from=2026-01-01']").click()  # the tab, once it carries the period
     page.get_by_role("heading", name="From 2026-01-01T00:00:00").wait_for()
     assert page.get_by_text("The log verifies: complete and unmodified.").is_visible()
     context.close()
