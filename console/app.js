@@ -235,10 +235,7 @@ async function download(view) {
   const query = new URLSearchParams(view.query);
   for (const name of ["cursor", "page", "results"]) query.delete(name);
   const { body } = await api(`/audit/tenants/${view.tenantId}/export.csv?${query}`);
-  const link = h("a", { href: URL.createObjectURL(body), download: `audit-tenant-${view.tenantId}.csv` });
-  document.body.append(link);
-  link.click();
-  link.remove();
+  save(body, `audit-tenant-${view.tenantId}.csv`);
 }
 
 async function page(container, view, path, table) {
@@ -376,12 +373,8 @@ async function integrityTab(body, view) {
     h("tbody", {}, report.problems.map((p) => h("tr", {}, h("td", {}, p.problem), h("td", {}, p.checkpoint ?? ""),
       h("td", {}, p.record_id || ""), h("td", {}, p.detail || ""))))) : null;
   const bundle = h("button", { type: "button", onclick: async () => {
-    const { body: document } = await api(`/audit/tenants/${view.tenantId}/export?${period}`);
-    const file = new Blob([JSON.stringify(document)], { type: "application/json" });
-    const link = h("a", { href: URL.createObjectURL(file), download: `audit-bundle-${view.tenantId}.json` });
-    window.document.body.append(link);
-    link.click();
-    link.remove();
+    const { body: bundle } = await api(`/audit/tenants/${view.tenantId}/export?${period}`);
+    save(new Blob([JSON.stringify(bundle)], { type: "application/json" }), `audit-bundle-${view.tenantId}.json`);
   } }, "Download the export bundle");
   body.replaceChildren(filterForm(view, timeFields(view.query)), h("section", { class: "card" },
     h("h2", {}, report.from || report.to ? `From ${report.from || "the start"} to ${report.to || "now"}` : "Everything stored"),

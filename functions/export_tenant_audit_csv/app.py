@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -10,14 +9,13 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from audit_service import container
 from audit_service.api.contract import responses, see_other
-from audit_service.api.http import authorize, create_app, only_query_parameters, request_metadata
+from audit_service.api.http import authorize, create_app, delivered, only_query_parameters, request_metadata
 from audit_service.config import get_settings
 from audit_service.domain.permissions import Permission
 from audit_service.observability import instrumented
 from audit_service.services.audit_log import AuditFilters
 from audit_service.services.csv_export import to_csv
 from audit_service.services.integrity import MAX_PERIOD_RECORDS
-from audit_service.services.pagination import TimeRange
 
 get_settings()
 audit_log = container.audit_log()
@@ -58,13 +56,14 @@ def export_tenant_audit_csv(
     URL valid for a minute, as the bundle export does."""
     only_query_parameters(app, FILTERS)
     principal = authorize(app, Permission.AUDIT_READ, tenant_id=tenant_id)
-    filters = AuditFilters(
+    filters = AuditFilters.parse(
         type=type,
         author_id=author_id,
         division_id=division_id,
         environment_id=environment_id,
         deployment_id=deployment_id,
-        period=TimeRange.parse({"from": time_from, "to": time_to}),
+        time_from=time_from,
+        time_to=time_to,
     )
     body = to_csv(audit_log.tenant_records(tenant_id, filters, most=MAX_PERIOD_RECORDS))
     answer = container.bundle_delivery().deliver_bytes(
@@ -77,15 +76,8 @@ def export_tenant_audit_csv(
         request=request_metadata(app),
         object_id=answer.export_id,
     )
-    if answer.location is not None:
-        headers = {"Location": answer.location}
-        return Response(303, "application/json", json.dumps({"location": answer.location}), headers=headers)
-    return Response(
-        200,
-        "text/csv; charset=utf-8",
-        (answer.body or b"").decode(),
-        headers={"Content-Disposition": f'attachment; filename="audit-tenant-{tenant_id}.csv"'},
-    )
+    attachment = {"Content-Disposition": f'attachment; filename="audit-tenant-{tenant_id}.csv"'}
+    return delivered(answer.location, answer.body, "text/csv; charset=utf-8", attachment)
 
 
 def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:

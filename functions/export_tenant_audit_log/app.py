@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
@@ -10,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from audit_service import container
 from audit_service.api.contract import Bundle, responses, see_other
-from audit_service.api.http import authorize, create_app, only_query_parameters, request_metadata
+from audit_service.api.http import authorize, create_app, delivered, only_query_parameters, request_metadata
 from audit_service.config import get_settings
 from audit_service.domain.permissions import Permission
 from audit_service.observability import instrumented
@@ -50,10 +49,7 @@ def export_tenant_audit_log(
         request=request_metadata(app),
         object_id=answer.export_id,
     )
-    if answer.location is not None:
-        body = json.dumps({"location": answer.location})
-        return Response(303, content_types.APPLICATION_JSON, body, headers={"Location": answer.location})
-    return Response(200, content_types.APPLICATION_JSON, (answer.body or b"").decode())
+    return delivered(answer.location, answer.body, content_types.APPLICATION_JSON)
 
 
 def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:

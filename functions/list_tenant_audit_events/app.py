@@ -13,7 +13,7 @@ from audit_service.config import get_settings
 from audit_service.domain.permissions import Permission
 from audit_service.observability import instrumented
 from audit_service.services.audit_log import AuditFilters
-from audit_service.services.pagination import MAX_RESULTS, PageRequest, TimeRange
+from audit_service.services.pagination import MAX_RESULTS, PageRequest
 
 get_settings()
 audit_log = container.audit_log()
@@ -56,13 +56,14 @@ def list_tenant_audit_events(
         },
     )
     principal = authorize(app, Permission.AUDIT_READ, tenant_id=tenant_id)
-    filters = AuditFilters(
+    filters = AuditFilters.parse(
         type=type,
         author_id=author_id,
         division_id=division_id,
         environment_id=environment_id,
         deployment_id=deployment_id,
-        period=TimeRange.parse({"from": time_from, "to": time_to}),
+        time_from=time_from,
+        time_to=time_to,
     )
     result = audit_log.tenant_page(tenant_id, PageRequest(page=page, results=results, cursor=cursor), filters)
     access_log.record(

@@ -12,7 +12,7 @@ from audit_service.api.http import create_app, current_principal, only_query_par
 from audit_service.config import get_settings
 from audit_service.observability import instrumented, logger
 from audit_service.services.audit_log import AuditFilters
-from audit_service.services.pagination import MAX_RESULTS, PageRequest, TimeRange
+from audit_service.services.pagination import MAX_RESULTS, PageRequest
 
 get_settings()
 audit_log = container.audit_log()
@@ -36,7 +36,7 @@ def list_user_activity(
     # Everyone may read their own actions: no tenant permission is involved.
     principal = current_principal(app)
     logger.append_keys(user_id=principal.user_id)
-    filters = AuditFilters(type=type, period=TimeRange.parse({"from": time_from, "to": time_to}))
+    filters = AuditFilters.parse(type=type, time_from=time_from, time_to=time_to)
     result = audit_log.user_activity(
         principal.user_id,
         PageRequest(page=page, results=results, cursor=cursor),

@@ -89,6 +89,16 @@ def authorize(app: APIGatewayRestResolver, permission: Permission, *, tenant_id:
     return principal
 
 
+def delivered(
+    location: str | None, body: bytes | None, content_type: str, headers: Mapping[str, str] | None = None
+) -> Response[str]:
+    """A document answered inline (200), or stored and linked (303 See Other to ``location``, a presigned URL:
+    ``services.integrity.BundleDelivery``)."""
+    if location is not None:
+        return Response(303, content_types.APPLICATION_JSON, json.dumps({"location": location}), {"Location": location})
+    return Response(200, content_type, (body or b"").decode(), dict(headers or {}))
+
+
 def only_query_parameters(app: APIGatewayRestResolver, allowed: set[str]) -> None:
     """Refuse query parameters a route does not know, rather than silently ignoring a typo."""
     unknown = sorted(set(app.current_event.query_string_parameters or {}) - allowed)

@@ -57,6 +57,11 @@ class AuditFilters:
     deployment_id: int | None = None
     period: TimeRange = field(default_factory=TimeRange)
 
+    @classmethod
+    def parse(cls, *, time_from: str | None = None, time_to: str | None = None, **equal: Any) -> AuditFilters:
+        """The filters of a listing's query: ``from``/``to`` as given, the rest as typed by the route."""
+        return cls(period=TimeRange.parse({"from": time_from, "to": time_to}), **equal)
+
     def __post_init__(self) -> None:
         if self.type is not None and not _TYPE_FORM.fullmatch(self.type):
             raise InvalidInput(f"unknown audit event type {self.type[:64]!r} (see GET /audit/types)")
