@@ -22,6 +22,7 @@ from audit_service.observability import instrumented, logger
 
 get_settings()
 invitations = container.invitations()
+container.envelope().load()  # its requests open or seal personal data: the Encryption SDK loads at init
 app = create_app()
 
 

@@ -10,6 +10,7 @@ from audit_service.observability import instrumented, logger
 
 get_settings()
 erasure = container.account_erasure()
+container.envelope().load()  # its requests open or seal personal data: the Encryption SDK loads at init
 
 
 def _handle(event: dict[str, Any], _context: Any) -> dict[str, Any]:

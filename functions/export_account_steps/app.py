@@ -15,6 +15,7 @@ from audit_service.observability import instrumented, logger
 
 get_settings()
 export = container.account_export()
+container.envelope().load()  # its requests open or seal personal data: the Encryption SDK loads at init
 
 
 def _handle(event: dict[str, Any], _context: Any) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from audit_service.services.integrity import MAX_PERIOD_RECORDS
 get_settings()
 audit_log = container.audit_log()
 access_log = container.access_log()
+container.envelope().load()  # its requests open or seal personal data: the Encryption SDK loads at init
 app = create_app()
 
 Id = Annotated[int | None, Query(ge=1)]

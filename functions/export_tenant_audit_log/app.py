@@ -19,6 +19,7 @@ get_settings()
 integrity = container.integrity()
 delivery = container.bundle_delivery()
 access_log = container.access_log()
+container.envelope().load()  # its requests open or seal personal data: the Encryption SDK loads at init
 app = create_app()
 
 

@@ -16,6 +16,7 @@ from audit_service.observability import instrumented
 get_settings()
 invitations = container.invitations()
 access_log = container.access_log()
+container.envelope().load()  # its requests open or seal personal data: the Encryption SDK loads at init
 app = create_app()
 
 InvitationId = Annotated[str, Path(pattern=r"^[0-9a-f]{24}$")]

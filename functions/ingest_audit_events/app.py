@@ -40,6 +40,7 @@ ingestor = Ingestor(
     types=container.event_type_registry,
 )
 processor = BatchProcessor(event_type=EventType.SQS)
+container.envelope().load()  # its requests open or seal personal data: the Encryption SDK loads at init
 
 
 outcomes: Counter[IngestOutcome] = Counter()

@@ -12,6 +12,7 @@ from audit_service.observability import instrumented
 
 get_settings()
 account = container.my_account()
+container.envelope().load()  # its requests open or seal personal data: the Encryption SDK loads at init
 app = create_app()
 
 

@@ -17,6 +17,7 @@ from audit_service.services.pagination import MAX_RESULTS, PageRequest
 get_settings()
 members = container.members()
 access_log = container.access_log()
+container.envelope().load()  # its requests open or seal personal data: the Encryption SDK loads at init
 app = create_app()
 
 

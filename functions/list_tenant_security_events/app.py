@@ -19,6 +19,7 @@ from audit_service.services.security import SecurityFilters
 get_settings()
 security_events = container.security_events()
 access_log = container.access_log()
+container.envelope().load()  # its requests open or seal personal data: the Encryption SDK loads at init
 app = create_app()
 
 

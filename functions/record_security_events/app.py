@@ -23,6 +23,7 @@ from audit_service.services.security import Signal
 get_settings()
 security = container.security_events()
 store = container.log_record_store()
+container.envelope().load()  # its requests open or seal personal data: the Encryption SDK loads at init
 
 
 def _handle(event: dict[str, Any], _context: Any) -> dict[str, Any]:

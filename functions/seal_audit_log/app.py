@@ -23,6 +23,7 @@ from audit_service.services.sealer import NewRecord
 
 get_settings()
 sealer = container.sealer()
+container.envelope().load()  # its requests open or seal personal data: the Encryption SDK loads at init
 
 _TTL_PRINCIPAL = "dynamodb.amazonaws.com"
 

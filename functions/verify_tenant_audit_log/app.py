@@ -17,6 +17,7 @@ from audit_service.services.pagination import TimeRange
 get_settings()
 integrity = container.integrity()
 access_log = container.access_log()
+container.envelope().load()  # its requests open or seal personal data: the Encryption SDK loads at init
 app = create_app()
 
 

@@ -1,0 +1,170 @@
+"""What a cold start imports: the bench's breakdown on known input, and the Encryption SDK kept out of the
+init of every function that does not open personal data (checked in fresh interpreters, through sys.modules)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from bench.cold_start import (
+    BASELINE_BUCKET,
+    LAYER,
+    OWN,
+    POWERTOOLS,
+    PYDANTIC,
+    SDK,
+    SITE,
+    attribute,
+    opens_personal_data,
+    parse_importtime,
+)
+from localcloud.template import ROOT, function_properties, load, placeholder_environment
+
+# -X importtime's format: a module's line after its children's, nested two spaces a level.
+TRACE = """\
+import time: self [us] | cumulative | imported package
+import time:       100 |        100 |   _io
+import time:        50 |        150 | encodings
+import time:        10 |         10 |     json.decoder
+import time:        20 |         30 |   json
+import time:        40 |         40 |     attr
+import time:        60 |        100 |   aws_encryption_sdk
+import time:         5 |          5 |     annotated_types
+import time:         4 |          4 |       sre_extra
+import time:         6 |         10 |     re
+import time:        30 |         45 |   pydantic
+import time:         1 |          1 |     pydantic_core
+import time:        15 |         16 |   audit_service.config
+import time:         2 |          2 |   aws_lambda_powertools.event_handler.openapi.compat
+import time:         7 |          7 |     cryptography
+import time:         3 |         10 |   audit_service.crypto.envelope
+import time:       200 |        403 | app
+"""
+
+
+def test_the_forest_nests_each_module_under_its_first_importer() -> None:
+    forest = parse_importtime(TRACE)
+
+    assert [module.name for module in forest] == ["encodings", "app"]
+    app = forest[-1]
+    assert [child.name for child in app.children] == [
+        "json",
+        "aws_encryption_sdk",
+        "pydantic",
+        "audit_service.config",
+        "aws_lambda_powertools.event_handler.openapi.compat",
+        "audit_service.crypto.envelope",
+    ]
+    assert [module.name for module in app.children[2].walk()] == ["pydantic", "annotated_types", "re", "sre_extra"]
+    assert sum(module.self_us for module in app.walk()) == 403
+
+
+def test_each_module_counts_for_the_bucket_of_its_name_or_else_of_its_first_importer() -> None:
+    app = parse_importtime(TRACE)[-1]
+
+    totals = attribute(app, baseline=frozenset({"json", "json.decoder", "re"}))
+
+    assert totals == {
+        BASELINE_BUCKET: 10 + 20 + 6,  # what the baseline imports too, whoever imports it here
+        SDK: 60 + 40,  # attr: pulled in by the SDK first
+        PYDANTIC: 30 + 5 + 4 + 15 + 1,  # sre_extra: under a baseline module, but pydantic's doing; and the settings
+        POWERTOOLS: 2,
+        OWN: 200 + 3 + 7,  # cryptography: imported by the project's own module first
+    }
+    assert sum(totals.values()) == 403
+
+
+def _statement(action: Any, resource: Any, effect: str = "Allow") -> dict[str, Any]:
+    return {"Policies": [{"Statement": [{"Effect": effect, "Action": action, "Resource": resource}]}]}
+
+
+DATA_KEY = {"Fn::GetAtt": ["DataKey", "Arn"]}
+
+
+@pytest.mark.parametrize(
+    ("properties", "opens"),
+    [
+        (_statement(["kms:GenerateDataKey", "kms:Decrypt"], DATA_KEY), True),
+        (_statement("kms:Decrypt", [DATA_KEY]), True),
+        (_statement("kms:*", {"Ref": "DataKey"}), True),
+        (_statement("kms:GenerateDataKey", DATA_KEY), False),  # seals only
+        (_statement("kms:Decrypt", {"Fn::GetAtt": ["MailerKey", "Arn"]}), False),
+        (_statement("kms:Decrypt", DATA_KEY, effect="Deny"), False),
+        ({"Policies": ["AWSLambdaBasicExecutionRole"]}, False),
+        ({}, False),
+    ],
+)
+def test_a_function_opens_personal_data_when_its_role_may_decrypt_with_the_data_key(
+    properties: dict[str, Any], opens: bool
+) -> None:
+    assert opens_personal_data(properties) is opens
+
+
+def _functions(*, personal_data: bool) -> list[tuple[str, str]]:
+    template = load()
+    found = []
+    for name, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::Serverless::Function":
+            properties = function_properties(template, name)
+            if opens_personal_data(properties) is personal_data:
+                found.append((name, str((ROOT / properties["CodeUri"]).resolve())))
+    return found
+
+
+def _run(code: str) -> str:
+    environment = placeholder_environment() | {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "PATH": "/usr/bin:/bin",
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    result = subprocess.run(
+        [sys.executable, "-S", "-c", f"import sys\nsys.path[:0] = [{str(LAYER)!r}, {SITE!r}]\n{code}"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=environment,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip().splitlines()[-1]
+
+
+# One interpreter imports every such function in turn, as the local cloud does: the first one whose init
+# imports the SDK is named (after it, the SDK is loaded and the others can no longer be told apart).
+IMPORT_EACH = """
+import importlib, json
+for name, directory in {functions!r}:
+    sys.modules.pop("app", None)
+    sys.path.insert(0, directory)
+    importlib.import_module("app")
+    sys.path.remove(directory)
+    if "aws_encryption_sdk" in sys.modules:
+        print(json.dumps(name))
+        break
+else:
+    print(json.dumps(None))
+"""
+
+
+def test_no_function_that_never_opens_personal_data_imports_the_encryption_sdk_at_init() -> None:
+    functions = _functions(personal_data=False)
+    assert len(functions) >= 5  # the authorizer, the catalog, the OpenAPI document, the Console...
+
+    assert json.loads(_run(IMPORT_EACH.format(functions=functions))) is None
+
+
+def test_an_envelope_imports_the_encryption_sdk_when_loaded_not_when_made() -> None:
+    code = """
+import json
+from audit_service.crypto.envelope import Envelope
+envelope = Envelope("arn:aws:kms:us-east-1:123456789012:key/test", cache_seconds=60)
+made = "aws_encryption_sdk" in sys.modules
+envelope.load()
+print(json.dumps([made, "aws_encryption_sdk" in sys.modules]))
+"""
+    assert json.loads(_run(code)) == [False, True]
