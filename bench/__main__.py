@@ -5,7 +5,18 @@ from __future__ import annotations
 import argparse
 import sys
 
-from bench import account_paths, audit_paths, cold_start, console_size, flooding, gdpr_paths, local_cloud
+from bench import (
+    account_paths,
+    audit_paths,
+    cold_start,
+    console_size,
+    cost,
+    flooding,
+    gdpr_paths,
+    hot_partition,
+    local_cloud,
+    pages,
+)
 
 
 def main() -> int:
@@ -14,8 +25,24 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=10_000, help="events ingested by the write path (default 10000)")
     parser.add_argument(
         "--only",
-        choices=["cold-start", "audit", "accounts", "gdpr", "flooding", "local-cloud", "console"],
+        choices=[
+            "cold-start",
+            "audit",
+            "cost",
+            "accounts",
+            "gdpr",
+            "flooding",
+            "pages",
+            "hot-partition",
+            "local-cloud",
+            "console",
+        ],
         help="run one table",
+    )
+    parser.add_argument(
+        "--records",
+        default=",".join(str(n) for n in pages.SIZES),
+        help="tenant sizes of the pages bench, comma-separated (default 1000,20000,200000)",
     )
     args = parser.parse_args()
 
@@ -26,6 +53,10 @@ def main() -> int:
         ok = ok and passed
     if args.only in (None, "audit"):
         table, passed = audit_paths.report(audit_paths.measure(events=args.events))
+        print(table, end="\n\n", flush=True)
+        ok = ok and passed
+    if args.only in (None, "cost"):
+        table, passed = cost.run(events=args.events)
         print(table, end="\n\n", flush=True)
         ok = ok and passed
     if args.only in (None, "accounts"):
@@ -39,6 +70,19 @@ def main() -> int:
     if args.only in (None, "flooding"):
         table, passed = audit_paths.report(
             flooding.measure(), title="A flood of bad keys from one source (WAF, authorizer, recorder; simulated time)"
+        )
+        print(table, end="\n\n", flush=True)
+        ok = ok and passed
+    if args.only in (None, "pages"):
+        sizes = [int(n) for n in args.records.split(",")]
+        table, passed = audit_paths.report(
+            pages.measure(sizes), title="Pages by tenant size, warm (moto in-process; service ms excludes AWS calls)"
+        )
+        print(table, end="\n\n", flush=True)
+        ok = ok and passed
+    if args.only in (None, "hot-partition"):
+        table, passed = audit_paths.report(
+            hot_partition.measure(), title="Writes per second per partition key under a burst (key code only, no AWS)"
         )
         print(table, end="\n\n", flush=True)
         ok = ok and passed

@@ -40,7 +40,8 @@ def _inserts(stack: Stack, pk: str, region: str) -> list[dict[str, Any]]:
             records += [
                 as_lambda_json(r)
                 for r in response["Records"]
-                if r["eventName"] == "INSERT" and r["dynamodb"]["Keys"]["pk"]["S"] == pk
+                # every write shard of the partition: pk, or pk#<n>
+                if r["eventName"] == "INSERT" and r["dynamodb"]["Keys"]["pk"]["S"].split("#")[:2] == pk.split("#")
             ]
             iterator = response.get("NextShardIterator")
     return records

@@ -180,6 +180,17 @@ def scan_all(stack: Stack) -> list[dict[str, Any]]:
     return items
 
 
+def log_items(stack: Stack, kind: str) -> list[dict[str, Any]]:
+    """Every stored record of one kind (audit, access, security) in the log table, raw, in every shard."""
+    paginator = clients("dynamodb").get_paginator("scan")
+    return [
+        item
+        for page in paginator.paginate(TableName=stack.ref("AuditLogTable"))
+        for item in page["Items"]
+        if item["pk"]["S"].split("#")[1] == kind
+    ]
+
+
 @pytest.fixture
 def mailbox(stack: Stack) -> LocalMailer:
     """What the platform's mailer would receive: the messages for people, opened."""

@@ -178,10 +178,10 @@ def test_every_audit_log_read_is_access_logged(api: Api, stack: Stack, demo: dic
     query = RecordQuery(
         index=BY_TIME,
         partition_name="pk",
-        partition_value=f"{tenant_id}#access",
+        partition_values=(f"{tenant_id}#access",),
         now_epoch=int(datetime.now(UTC).timestamp()),
     )
-    (record,), _ = container.log_record_store().page(query, limit=10)
+    (record,) = container.log_record_store().page(query, limit=10).records
     assert record.attributes["type"] == "audit_log.read"
     assert record.attributes["actor_id"] == str(auditor["id"])
     assert record.attributes["request_id"]

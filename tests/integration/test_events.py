@@ -17,7 +17,7 @@ from audit_service.crypto.hashing import api_key_hash
 from audit_service.domain.models import ApiKey, ApiKeyStatus, utc_now
 from localcloud.pollers import Pollers
 from localcloud.runtime import FunctionError, Runtime
-from tests.conftest import REGION, clients, scan_all
+from tests.conftest import REGION, clients, log_items
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 FUNCTIONS = {
@@ -129,7 +129,7 @@ def test_event_runs_through_its_handler(name: str, runtime: Runtime, demo: dict[
         assert recorded.details["reason"] == reason
     elif expected == "batch":
         assert runtime.invoke(function, event) == {"batchItemFailures": []}
-        stored = [i for i in scan_all(runtime.stack) if i["pk"]["S"].endswith("#audit")]
+        stored = log_items(runtime.stack, "audit")
         assert len(stored) == 1
         dead = clients("sqs").receive_message(QueueUrl=runtime.stack.ref("AuditIngestDeadLetterQueue"))
         assert len(dead["Messages"]) == 1
@@ -154,5 +154,5 @@ def _publish_entries(entries: list[dict[str, Any]], runtime: Runtime) -> None:
     response = clients("events").put_events(Entries=[{**entry, "EventBusName": bus} for entry in entries])
     assert response["FailedEntryCount"] == 0
     Pollers(runtime.stack.mappings, runtime, clients, REGION).drain()
-    stored = {i["sk"]["S"] for i in scan_all(runtime.stack) if i["pk"]["S"].endswith("#audit")}
+    stored = {i["sk"]["S"] for i in log_items(runtime.stack, "audit")}
     assert stored == {json.loads(entry["Detail"])["event_id"] for entry in entries}

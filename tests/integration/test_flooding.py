@@ -19,7 +19,7 @@ from localcloud.gateway import Gateway
 from localcloud.pollers import Pollers
 from localcloud.provision import Stack, provision
 from localcloud.runtime import Runtime, install_lambda_invoker
-from tests.conftest import REGION, clients
+from tests.conftest import REGION, clients, log_items
 
 LIMIT = 20
 
@@ -48,8 +48,7 @@ def call(gateway: Gateway, source: str, key: str | None = None) -> int:
 
 
 def security_items(stack: Stack) -> list[dict[str, Any]]:
-    items = clients("dynamodb").scan(TableName=stack.ref("AuditLogTable"))["Items"]
-    return [item for item in items if item["pk"]["S"].endswith("#security")]
+    return log_items(stack, "security")
 
 
 def test_one_source_is_cut_off_by_waf_and_others_are_not(guarded: tuple[Stack, Gateway, Pollers]) -> None:

@@ -99,6 +99,7 @@ def test_export_holds_all_the_users_data_and_nothing_else(
     text = json.dumps(document)
     for other in demo["users"]:
         assert other["email"] not in text and other["api_key"] not in text
+    api.drain()  # totals follow the log's stream
     _, activity = api.call("GET", "/audit/users/activity?type=account_exported", subject["api_key"])
     assert activity["total"] == 1
 
@@ -148,12 +149,14 @@ def test_erasure_removes_everything_and_keeps_the_audit_log(
 ) -> None:
     first = subject["tenants"][0]
     owner = user(demo, "owner")
+    api.drain()  # totals follow the log's stream
     _, before = api.call("GET", f"/audit/tenants/{first}?results=100", owner["api_key"])
 
     status, body = api.call("POST", "/account/erasure", subject["api_key"], {"confirm": "erase my account"})
 
     assert status == 200 and body["status"] == "succeeded", body
     assert_fully_erased(api, stack, subject)
+    api.drain()
     _, after = api.call("GET", f"/audit/tenants/{first}?results=100", owner["api_key"])
     assert after["total"] == before["total"] + 1  # every earlier record kept, and still decrypts
     assert after["data"][0]["type"] == "account_erased" and after["data"][0]["author"]["id"] == subject["id"]

@@ -160,6 +160,7 @@ def test_resending_replaces_the_secret(
 
     assert accept(api, created, invitee["api_key"], first)[0] == 404  # the old secret stopped working
     assert accept(api, created, invitee["api_key"], second)[0] == 200
+    api.drain()  # totals follow the log's stream
     _, log = api.call(
         "GET", f"/audit/tenants/{created['tenant_id']}?type=invitation_resent", user(demo, "owner")["api_key"]
     )
@@ -178,6 +179,7 @@ def test_a_revoked_invitation_cannot_be_accepted(
     status, body = accept(api, created, invitee["api_key"], secret_of(mailbox, created))
 
     assert status == 409 and "revoked" in body["error"]["message"]
+    api.drain()  # totals follow the log's stream
     _, log = api.call("GET", f"/audit/tenants/{tenant_id}?type=invitation_revoked", owner["api_key"])
     assert log["total"] == 1 and log["data"][0]["previous"]["status"] == "pending"
 

@@ -14,7 +14,7 @@ from localcloud.pollers import Pollers
 from localcloud.provision import Stack, provision
 from localcloud.runtime import Runtime, install_lambda_invoker
 from localcloud.template import load
-from tests.conftest import REGION, Api, clients, link_identity, scan_all, user
+from tests.conftest import REGION, Api, clients, link_identity, log_items, user
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests/fixtures/pollers/template.yaml"
@@ -138,18 +138,18 @@ def test_sealing_goes_on_after_a_cancelled_transaction(
     owner, member = user(demo, "owner"), user(demo, "member")
     assert link_identity(api, mailbox, owner["api_key"], "github", "gh-98765")[0] == 201
     api.drain()
-    audit_before = [i for i in scan_all(stack) if i["pk"]["S"].endswith("#audit")]
+    audit_before = log_items(stack, "audit")
 
     _, pending = api.call(
         "POST", "/users/me/identities", member["api_key"], {"provider": "github", "external_id": "gh-98765"}
     )
     secret = mailbox.last(NotificationType.IDENTITY_LINK_REQUESTED, link_id=pending["id"]).content["secret"]
-    audit_requested = [i for i in scan_all(stack) if i["pk"]["S"].endswith("#audit")]
+    audit_requested = log_items(stack, "audit")
     status, body = api.call(
         "POST", f"/users/me/identities/{pending['id']}/confirm", member["api_key"], {"secret": secret}
     )
     assert status == 409, body  # cancelled inside the transaction: the provider account is someone else's
-    assert [i for i in scan_all(stack) if i["pk"]["S"].endswith("#audit")] == audit_requested  # nothing written
+    assert log_items(stack, "audit") == audit_requested  # nothing written
     assert len(audit_requested) > len(audit_before)
 
     assert (

@@ -12,11 +12,11 @@ from audit_service.domain.errors import Conflict
 from audit_service.domain.models import Principal, RequestMetadata
 from audit_service.domain.permissions import Role
 from localcloud.provision import Stack
-from tests.conftest import Api, scan_all, user
+from tests.conftest import Api, log_items, scan_all, user
 
 
 def audit_records(stack: Stack) -> list[dict[str, Any]]:
-    return [item for item in scan_all(stack) if item["pk"]["S"].endswith("#audit")]
+    return log_items(stack, "audit")
 
 
 def fresh_roles(api: Api) -> None:

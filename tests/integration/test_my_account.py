@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from audit_service import container
-from audit_service.dal.log_records import RecordQuery
+from audit_service.dal.log_records import RecordQuery, partitions
 from audit_service.services.notifications import NotificationType
+from audit_service.services.tenants import PLATFORM_LAYOUTS
 from localcloud.mailer import LocalMailer
 from localcloud.pollers import Pollers
 from localcloud.provision import Stack
@@ -36,10 +37,10 @@ def test_profile_read_is_access_logged_with_its_subject(api: Api, demo: dict[str
     query = RecordQuery(
         index="by_time",
         partition_name="pk",
-        partition_value="platform#access",
+        partition_values=partitions(None, "access", PLATFORM_LAYOUTS["access"]),
         now_epoch=int(datetime.now(UTC).timestamp()),
     )
-    (record,), _ = container.log_record_store().page(query, limit=5)
+    (record,) = container.log_record_store().page(query, limit=5).records
     assert record.attributes["type"] == "profile.read"
     assert record.attributes["subject_user_id"] == str(me["id"])
 

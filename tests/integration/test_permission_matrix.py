@@ -46,7 +46,7 @@ from localcloud.pollers import Pollers
 from localcloud.provision import Stack, provision
 from localcloud.runtime import Runtime, install_lambda_invoker
 from localcloud.template import function_properties, load
-from tests.conftest import PERSONAL_VALUES, REGION, Api, clients, scan_all, user
+from tests.conftest import PERSONAL_VALUES, REGION, Api, clients, log_items, scan_all, user
 
 pytestmark = pytest.mark.xdist_group("permission_matrix")
 
@@ -408,14 +408,9 @@ def test_every_read_is_classified_for_the_access_log() -> None:
 
 
 def access_records(world: World, tenant_id: int | None) -> list[dict[str, Any]]:
-    partition = f"{tenant_id if tenant_id is not None else 'platform'}#access"
-    response = clients("dynamodb").query(
-        TableName=world.stack.ref("AuditLogTable"),
-        KeyConditionExpression="pk = :pk",
-        ExpressionAttributeValues={":pk": {"S": partition}},
-        ConsistentRead=True,
-    )
-    return [{name: next(iter(value.values())) for name, value in item.items()} for item in response["Items"]]
+    owner = str(tenant_id) if tenant_id is not None else "platform"
+    items = [i for i in log_items(world.stack, "access") if i["pk"]["S"].split("#")[0] == owner]
+    return [{name: next(iter(value.values())) for name, value in item.items()} for item in items]
 
 
 @pytest.mark.parametrize("op", [op for op in READS if op.operation_id in ACCESS_LOGGED], ids=lambda op: op.id)

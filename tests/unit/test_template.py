@@ -191,7 +191,13 @@ def test_the_detections_the_issue_asks_for_all_exist() -> None:
         r["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
         for r in RESOURCES.values()
         if r["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in r["Properties"]
-    } | {"SealerDeadLetterQueue"}
+    } | {  # stream consumers' on-failure destinations
+        event["Properties"]["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+        for r in RESOURCES.values()
+        if r["Type"] == "AWS::Serverless::Function"
+        for event in r["Properties"].get("Events", {}).values()
+        if event["Type"] == "DynamoDB"
+    }
     alarmed = {_metric(a)[2][0]["Value"]["Fn::GetAtt"][0] for a in ALARMS.values() if _metric(a)[0] == "AWS/SQS"}
     assert dead_letter_queues == alarmed, "every dead-letter queue has its alarm"
     for zero_tolerance in ("RecordsChangedBehindServiceAlarm", "RecordsRejectedAlarm"):

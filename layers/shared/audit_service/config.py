@@ -33,6 +33,9 @@ class Settings(BaseModel):
     export_state_machine_arn: str | None = None
     erasure_state_machine_arn: str | None = None
     checkpoints_table: str | None = None
+    counters_table: str | None = None  # the listings' totals (services/totals.py)
+    # The most write shards a tenant's log may have (domain/shards.py): what a user's activity is read across.
+    max_log_shards: int = Field(default=1, ge=1, le=16)
     event_types_table: str | None = None  # the registry; without it, today's catalog alone
     event_types_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
     signing_key_arn: str | None = None

@@ -1,7 +1,9 @@
 """Cached factories: one instance of each collaborator per container.
 
-Heavy imports (the Encryption SDK adds ~100 ms) happen on first use, so a
-function only pays for what its requests actually need.
+Heavy imports happen on first use, so a function only pays for what its
+requests actually need: a factory imports its collaborator's module when first
+called, and an envelope imports the Encryption SDK (~60 ms) on its first seal
+or open (crypto/envelope.py), or at init where a function calls its ``load``.
 
 On Lambda a process is one container. The local cloud runs every function in
 one process; it names the container whose code is running in
@@ -21,7 +23,6 @@ from typing import TYPE_CHECKING, Any
 
 from audit_service.aws import client, reset_clients
 from audit_service.config import get_settings
-from audit_service.dal.accounts import AccountsRepository
 
 CURRENT_CONTAINER: ContextVar[str | None] = ContextVar("audit_service_container", default=None)
 
@@ -81,8 +82,10 @@ if TYPE_CHECKING:
     from audit_service.crypto.envelope import Envelope
     from audit_service.crypto.hashing import BlindIndex
     from audit_service.crypto.signing import KmsSigner
+    from audit_service.dal.accounts import AccountsRepository
     from audit_service.dal.anchors import AnchorStore
     from audit_service.dal.checkpoints import CheckpointStore
+    from audit_service.dal.counters import CounterStore
     from audit_service.dal.log_records import LogRecordStore
     from audit_service.dal.members import MembersRepository
     from audit_service.dal.users import UsersRepository
@@ -101,11 +104,14 @@ if TYPE_CHECKING:
     from audit_service.services.sealer import Sealer
     from audit_service.services.security import SecurityEvents, SecuritySignals
     from audit_service.services.tenants import TenantDirectory
+    from audit_service.services.totals import Counter, Totals
     from audit_service.services.workflows import Workflows
 
 
 @cache
 def accounts_repository() -> AccountsRepository:
+    from audit_service.dal.accounts import AccountsRepository
+
     settings = get_settings()
     return AccountsRepository(
         client("dynamodb"),
@@ -172,7 +178,9 @@ def security_events() -> SecurityEvents:
         log_record_store(),
         envelope(),
         plan_of=tenant_directory().plan_of,
+        layout_of=tenant_directory().layout_of,
         platform_retention_days=get_settings().platform_retention_days,
+        totals=totals,
     )
 
 
@@ -191,7 +199,14 @@ def security_signals() -> SecuritySignals:
 def audit_log() -> AuditLog:
     from audit_service.services.audit_log import AuditLog
 
-    return AuditLog(log_record_store(), envelope(), tenant_directory(), types=event_type_registry)
+    return AuditLog(
+        log_record_store(),
+        envelope(),
+        tenant_directory(),
+        types=event_type_registry,
+        totals=totals,
+        activity_shards=get_settings().max_log_shards,
+    )
 
 
 @cache
@@ -214,6 +229,7 @@ def access_log() -> AccessLog:
         envelope(),
         tenant_directory(),
         platform_retention_days=get_settings().platform_retention_days,
+        totals=totals,
     )
 
 
@@ -378,7 +394,14 @@ def sealer() -> Sealer:
 def integrity() -> Integrity:
     from audit_service.services.integrity import Integrity
 
-    return Integrity(log_record_store(), checkpoint_store(), anchor_store(), signer(), envelope())
+    return Integrity(
+        log_record_store(),
+        checkpoint_store(),
+        anchor_store(),
+        signer(),
+        envelope(),
+        layout_of=tenant_directory().layout_of,
+    )
 
 
 @cache
@@ -386,6 +409,27 @@ def bundle_delivery() -> BundleDelivery:
     from audit_service.services.integrity import BundleDelivery
 
     return BundleDelivery(client("s3"), bucket=_required("exports_bucket", get_settings().exports_bucket))
+
+
+@cache
+def counter_store() -> CounterStore:
+    from audit_service.dal.counters import CounterStore
+
+    return CounterStore(client("dynamodb"), table=_required("COUNTERS_TABLE", get_settings().counters_table))
+
+
+@cache
+def totals() -> Totals:
+    from audit_service.services.totals import Totals
+
+    return Totals(counter_store(), log_record_store())
+
+
+@cache
+def counter() -> Counter:
+    from audit_service.services.totals import Counter
+
+    return Counter(counter_store())
 
 
 def reset() -> None:

@@ -31,6 +31,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from audit_service import container
+from audit_service.config import get_settings
 from audit_service.domain.errors import DomainError
 from audit_service.domain.models import Plan, SecurityEventType
 from audit_service.domain.permissions import Role
@@ -78,6 +79,13 @@ def _parser() -> argparse.ArgumentParser:
     create = tenant.add_parser("create", help="create a tenant")
     create.add_argument("--name", required=True)
     create.add_argument("--plan", choices=[p.value for p in Plan], default=Plan.BASIC.value)
+    create.add_argument(
+        "--log-shards", type=int, default=1, help="write shards, for a tenant writing over ~1,000 records/s"
+    )
+
+    shards = tenant.add_parser("grow-shards", help="spread a busy tenant's new records over more write shards")
+    shards.add_argument("--tenant", type=int, required=True)
+    shards.add_argument("--shards", type=int, required=True, help="at most the stack's MaxLogShards")
 
     set_plan = tenant.add_parser("set-plan", help="change a tenant's plan (an audited change)")
     set_plan.add_argument("--tenant", type=int, required=True)
@@ -294,8 +302,6 @@ def command_of(args: argparse.Namespace) -> tuple[str, str]:
 def _erase(user_id: int, wait: float) -> dict[str, Any]:
     import secrets
 
-    from audit_service.config import get_settings
-
     arn = get_settings().erasure_state_machine_arn
     if not arn:
         raise ValueError("the erasure workflow is unknown: use --stack NAME or --local")
@@ -326,8 +332,12 @@ def _account_command(args: argparse.Namespace) -> dict[str, Any]:
     accounts = container.accounts()
     command = command_of(args)
     if command == ("tenant", "create"):
-        tenant = accounts.create_tenant(args.name, Plan(args.plan))
+        most = get_settings().max_log_shards
+        tenant = accounts.create_tenant(args.name, Plan(args.plan), log_shards=args.log_shards, most=most)
         return {"tenant": tenant.model_dump(mode="json")}
+    if command == ("tenant", "grow-shards"):
+        layout = accounts.grow_log_shards(args.tenant, args.shards, most=get_settings().max_log_shards)
+        return {"tenant_id": args.tenant, "log_shards": layout.as_list()}
     if command == ("tenant", "set-plan"):
         event = accounts.change_plan(args.tenant, Plan(args.plan), actor_id=args.actor)
         return {"tenant_id": args.tenant, "plan": args.plan, "audit_event_id": event.event_id}

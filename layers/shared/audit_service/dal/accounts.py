@@ -34,6 +34,7 @@ from audit_service.domain.models import (
     iso_utc,
 )
 from audit_service.domain.permissions import Role
+from audit_service.domain.shards import ShardLayout
 
 _COUNTERS = "#counters"
 _NOT_EXISTS = "attribute_not_exists(pk)"
@@ -70,6 +71,7 @@ class AccountsRepository:
                 "name": tenant.name,
                 "plan": tenant.plan.value,
                 "created_at": iso_utc(tenant.created_at),
+                "log_shards": tenant.layout.as_list(),
             }
         )
         self._put_new(self._tenants, item, what=f"tenant {tenant.id}")
@@ -94,6 +96,25 @@ class AccountsRepository:
                     found[int(values["pk"])] = _tenant(int(values["pk"]), values)
                 pending = response.get("UnprocessedKeys") or {}
         return found
+
+    def set_log_shards(self, tenant_id: int, *, old: ShardLayout, new: ShardLayout) -> None:
+        """Replace the tenant's shard layout; Conflict if it changed meanwhile."""
+        try:
+            self._db.update_item(
+                TableName=self._tenants,
+                Key=key(str(tenant_id), "TENANT"),
+                UpdateExpression="SET #shards = :new",
+                ConditionExpression="attribute_exists(pk) AND (#shards = :old OR attribute_not_exists(#shards))",
+                ExpressionAttributeNames={"#shards": "log_shards"},
+                ExpressionAttributeValues={
+                    ":new": to_item({"v": new.as_list()})["v"],
+                    ":old": to_item({"v": old.as_list()})["v"],
+                },
+            )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                raise Conflict(f"the log shards of tenant {tenant_id} changed meanwhile; read them again") from error
+            raise
 
     def change_plan(self, tenant_id: int, *, old: Plan, new: Plan, audit_record: dict[str, Any]) -> None:
         """Switch the plan and append its audit record in one transaction; Conflict if the plan moved meanwhile."""
@@ -373,4 +394,5 @@ def _tenant(tenant_id: int, values: dict[str, Any]) -> Tenant:
         name=values["name"],
         plan=Plan(values["plan"]),
         created_at=datetime.fromisoformat(values["created_at"]),
+        log_shards=ShardLayout.from_list(values.get("log_shards")).steps,
     )

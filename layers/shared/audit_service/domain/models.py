@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from audit_service.domain.permissions import Role
+from audit_service.domain.shards import ShardLayout
 
 
 def utc_now() -> datetime:
@@ -50,6 +51,12 @@ class Tenant(Strict):
     name: str = Field(min_length=1, max_length=200)
     plan: Plan
     created_at: datetime
+    # The log's write-shard layout (domain/shards.py): (epoch from which it applies, shard count), oldest first.
+    log_shards: tuple[tuple[int, int], ...] = ((0, 1),)
+
+    @property
+    def layout(self) -> ShardLayout:
+        return ShardLayout(self.log_shards)
 
 
 class TenantResource(Strict):

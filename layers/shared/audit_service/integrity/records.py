@@ -92,9 +92,10 @@ class Entry:
 
 
 def owner_and_kind(item: Item) -> tuple[str, str]:
-    """``("7", "audit")`` for ``pk = "7#audit"``; the owner is a tenant id or ``platform``."""
-    owner, _, kind = _text(item, "pk").partition("#")
-    return owner, kind
+    """``("7", "audit")`` for ``pk = "7#audit"`` (or a shard of it, ``"7#audit#3"``); the owner is a tenant
+    id or ``platform``."""
+    owner, _, rest = _text(item, "pk").partition("#")
+    return owner, rest.split("#", 1)[0]
 
 
 def record_key(item: Item) -> RecordKey:

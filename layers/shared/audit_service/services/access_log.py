@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from audit_service.dal.log_records import BY_TIME, LogRecordStore, StoredRecord, partition
-from audit_service.domain.models import RequestMetadata, iso_utc, new_record_id, utc_now
-from audit_service.services.pagination import Page, PageRequest, TimeRange, read_page, retained
+from audit_service.dal.log_records import BY_TIME, LogRecordStore, RecordKeys, StoredRecord, partitions
+from audit_service.domain.models import RequestMetadata, new_record_id, utc_now
+from audit_service.domain.shards import expiry
+from audit_service.services.pagination import Counting, Page, PageRequest, TimeRange, read_page, retained
 from audit_service.services.security import owner_context
 from audit_service.services.tenants import TenantDirectory
+from audit_service.services.totals import COUNTED, Totals, listing_scope
 
 if TYPE_CHECKING:
     from audit_service.crypto.envelope import Envelope
@@ -31,12 +33,19 @@ class AccessFilters:
 
 class AccessLog:
     def __init__(
-        self, store: LogRecordStore, envelope: Envelope, tenants: TenantDirectory, *, platform_retention_days: int
+        self,
+        store: LogRecordStore,
+        envelope: Envelope,
+        tenants: TenantDirectory,
+        *,
+        platform_retention_days: int,
+        totals: Callable[[], Totals],
     ) -> None:
         self._store = store
         self._envelope = envelope
         self._tenants = tenants
         self._platform_days = platform_retention_days
+        self._totals = totals  # readers only
 
     def record(
         self,
@@ -54,7 +63,8 @@ class AccessLog:
         owner = tenant_id if plan is not None else None
         days = plan.retention_days if plan is not None else self._platform_days
         record_id = new_record_id(now)
-        pk = partition(owner, KIND)
+        keys = RecordKeys.of(owner, KIND, record_id, now, self._tenants.layout_of(owner, KIND))
+        pk = keys.pk
         sealed = self._envelope.seal(
             {
                 "source_ip": request.source_ip,
@@ -72,16 +82,24 @@ class AccessLog:
             "subject_user_id": str(subject_user_id) if subject_user_id is not None else None,
             "object_id": object_id,
             "request_id": request.request_id,
-            "expires_at": int((now + timedelta(days=days)).timestamp()),
+            "expires_at": expiry(now, days),
         }
-        self._store.put(StoredRecord(pk, record_id, f"{iso_utc(now)}#{record_id}", attributes, sealed))
+        self._store.put(StoredRecord(pk, record_id, keys.ts_key, attributes, sealed))
         return record_id
 
     def tenant_page(self, tenant_id: int, request: PageRequest, filters: AccessFilters | None = None) -> Page:
         """Who read what in ``tenant_id``, newest first: answers "who looked at user X?"."""
         filters = filters or AccessFilters()
-        query = retained(BY_TIME, "pk", partition(tenant_id, KIND), filters.period, filters.equals())
-        return read_page(self._store, query, request, scope=f"access:{tenant_id}", view=self._view)
+        layout = self._tenants.layout_of(tenant_id, KIND)
+        query = retained(BY_TIME, "pk", partitions(tenant_id, KIND, layout), filters.period, filters.equals())
+        return read_page(
+            self._store,
+            query,
+            request,
+            scope=f"access:{tenant_id}",
+            counting=Counting(self._totals(), listing_scope(str(tenant_id), KIND), COUNTED[KIND]),
+            view=self._view,
+        )
 
     def _view(self, record: StoredRecord) -> dict[str, Any]:
         values = record.attributes

@@ -10,7 +10,7 @@ from audit_service.crypto.hashing import api_key_hash
 from audit_service.dal.accounts import AccountsRepository
 from audit_service.dal.members import MembersRepository
 from audit_service.domain.audit import AuditEvent, Ref
-from audit_service.domain.errors import NotFound
+from audit_service.domain.errors import InvalidInput, NotFound
 from audit_service.domain.models import (
     ApiKey,
     ApiKeyStatus,
@@ -22,6 +22,7 @@ from audit_service.domain.models import (
     utc_now,
 )
 from audit_service.domain.permissions import Role
+from audit_service.domain.shards import MAX_SHARDS, ShardLayout
 from audit_service.domain.users import User, UserProfile
 from audit_service.services.auth import generate_api_key_secret
 from audit_service.services.changes import ChangeRecorder
@@ -76,10 +77,34 @@ class Accounts:
         self._changes.plan_changed(tenant_id)
         return event
 
-    def create_tenant(self, name: str, plan: Plan) -> Tenant:
-        tenant = Tenant(id=self._repo.next_id("tenant"), name=name, plan=plan, created_at=utc_now())
+    def create_tenant(self, name: str, plan: Plan, *, log_shards: int = 1, most: int = MAX_SHARDS) -> Tenant:
+        """A new tenant; ``log_shards`` > 1 for one known to write more than ~1,000 records a second (at
+        most ``most``, the deployment's MaxLogShards)."""
+        if not 1 <= log_shards <= most:
+            raise InvalidInput(f"a tenant's log shards are between 1 and MaxLogShards ({most})")
+        tenant = Tenant(
+            id=self._repo.next_id("tenant"),
+            name=name,
+            plan=plan,
+            created_at=utc_now(),
+            log_shards=ShardLayout.of(log_shards).steps,
+        )
         self._repo.create_tenant(tenant)
         return tenant
+
+    def grow_log_shards(self, tenant_id: int, count: int, *, most: int) -> ShardLayout:
+        """Spread the tenant's new records over ``count`` write shards from ``shards.GROWTH_DELAY`` on
+        (docs/operations.md): for a tenant nearing ~1,000 records a second. Never shrinks; at most
+        ``most`` (the deployment's MaxLogShards, which the activity reads cover)."""
+        if not 1 <= count <= most:
+            raise InvalidInput(f"a tenant's log shards are between 1 and MaxLogShards ({most})")
+        tenant = self._repo.get_tenant(tenant_id)
+        if tenant is None:
+            raise NotFound(f"tenant {tenant_id} does not exist")
+        layout = tenant.layout.grown(count, now=utc_now())
+        if layout != tenant.layout:
+            self._repo.set_log_shards(tenant_id, old=tenant.layout, new=layout)
+        return layout
 
     def tenants_of(self, roles: dict[int, Role]) -> list[dict[str, Any]]:
         """The caller's tenants (from the roles the authorizer passed), with name, plan and role, by id."""

@@ -6,7 +6,6 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
@@ -14,15 +13,18 @@ from audit_service.dal.log_records import (
     BY_AUTHOR,
     BY_TIME,
     LogRecordStore,
+    RecordKeys,
     StoredRecord,
-    partition,
+    author_partitions,
+    partitions,
 )
 from audit_service.domain.audit import AuditEvent, AuditEventIn, AuditRecordView, RefView
 from audit_service.domain.errors import Conflict, DomainError, InvalidInput
-from audit_service.domain.models import iso_utc
-from audit_service.services.pagination import Page, PageRequest, TimeRange, read_page, retained
+from audit_service.domain.shards import expiry
+from audit_service.services.pagination import Counting, Page, PageRequest, TimeRange, read_page, retained
 from audit_service.services.security import owner_context
 from audit_service.services.tenants import TenantDirectory
+from audit_service.services.totals import ACTIVITY_COUNTED, COUNTED, Totals, activity_scope, listing_scope
 
 if TYPE_CHECKING:
     from audit_service.crypto.envelope import Envelope
@@ -87,12 +89,17 @@ class AuditLog:
         store: LogRecordStore,
         envelope: Envelope,
         tenants: TenantDirectory,
+        *,
         types: Callable[[], EventTypeRegistry],
+        totals: Callable[[], Totals],
+        activity_shards: int = 1,
     ) -> None:
         self._store = store
         self._envelope = envelope
         self._tenants = tenants
         self._types = types  # made on first use: most writers never name a type they did not write
+        self._totals = totals  # readers only
+        self._activity_shards = activity_shards  # MaxLogShards: every shard a user's activity can be in
 
     def _check_filter(self, filters: AuditFilters) -> None:
         if filters.type is not None and not self._types().known(filters.type):
@@ -107,18 +114,21 @@ class AuditLog:
         ``in_activity`` False leaves the record out of the author's activity (the ``by_author`` index):
         the tenants' copies of a user-level change, whose full record is the platform partition's.
         """
-        pk, sk = partition(event.tenant_id, KIND), event.event_id
-        ts_key = f"{iso_utc(event.occurred_at)}#{sk}"
+        sk = event.event_id
+        keys = RecordKeys.of(
+            event.tenant_id, KIND, sk, event.occurred_at, self._tenants.layout_of(event.tenant_id, KIND)
+        )
+        pk = keys.pk
         attributes: dict[str, Any] = {
             "type": event.type,
             "tenant_id": str(event.tenant_id) if event.tenant_id is not None else None,
             "author_id": str(event.author.id),
-            "author_key": str(event.author.id) if in_activity else None,
+            "author_key": keys.author_key(event.author.id) if in_activity else None,
             "request_id": event.request_id,
             # The registry version the event was checked against, when it is not the first (absent: version 1,
             # or a record this service wrote itself): a record of today's catalog costs no byte more.
             "type_version": type_version if type_version and type_version > 1 else None,
-            "expires_at": int((event.occurred_at + timedelta(days=retention_days)).timestamp()),
+            "expires_at": expiry(event.occurred_at, retention_days),
         }
         for kind in _CONTEXT_REFS:
             ref = getattr(event, kind)
@@ -127,7 +137,7 @@ class AuditLog:
         sealed = self._envelope.seal(
             event.protected_fields(), context=tenant_context(event.tenant_id), bind=f"{pk}|{sk}"
         )
-        return StoredRecord(pk, sk, ts_key, attributes, sealed)
+        return StoredRecord(pk, sk, keys.ts_key, attributes, sealed)
 
     def record(self, event: AuditEventIn, *, type_version: int | None = None) -> Outcome:
         """Store ``event`` once. A redelivery is a no-op; a different event with its id is refused."""
@@ -163,14 +173,18 @@ class AuditLog:
     def tenant_page(self, tenant_id: int, request: PageRequest, filters: AuditFilters | None = None) -> Page:
         filters = filters or AuditFilters()
         self._check_filter(filters)
-        query = retained(BY_TIME, "pk", partition(tenant_id, KIND), filters.period, filters.equals())
+        query = retained(BY_TIME, "pk", self._partitions(tenant_id), filters.period, filters.equals())
         return read_page(
             self._store,
             query,
             request,
             scope=f"tenant:{tenant_id}",
+            counting=Counting(self._totals(), listing_scope(str(tenant_id), KIND), COUNTED[KIND]),
             view=lambda record: self._view(record, with_tenant=False),
         )
+
+    def _partitions(self, tenant_id: int) -> tuple[str, ...]:
+        return partitions(tenant_id, KIND, self._tenants.layout_of(tenant_id, KIND))
 
     def tenant_records(self, tenant_id: int, filters: AuditFilters, *, most: int) -> Iterator[dict[str, Any]]:
         """Every retained record the filters select, newest first, as the listing shows them; refuses with
@@ -178,7 +192,7 @@ class AuditLog:
         from audit_service.services.integrity import PeriodTooLarge
 
         self._check_filter(filters)
-        query = retained(BY_TIME, "pk", partition(tenant_id, KIND), filters.period, filters.equals())
+        query = retained(BY_TIME, "pk", self._partitions(tenant_id), filters.period, filters.equals())
         for count, record in enumerate(self._store.records(query), start=1):
             if count > most:
                 raise PeriodTooLarge(
@@ -197,7 +211,7 @@ class AuditLog:
         query = retained(
             BY_AUTHOR,
             "author_key",
-            str(user_id),
+            author_partitions(user_id, self._activity_shards),
             filters.period,
             {k: v for k, v in filters.equals().items() if k != "author_id"},
         )
@@ -206,6 +220,7 @@ class AuditLog:
             query,
             request,
             scope=f"user:{user_id}",
+            counting=Counting(self._totals(), activity_scope(user_id), ACTIVITY_COUNTED),
             view=lambda record: self._view(record, with_tenant=True, member_of=member_of),
         )
 

@@ -19,10 +19,11 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from audit_service.crypto.envelope import DecryptionFailed, KeyUnavailable
-from audit_service.dal.log_records import KINDS, PLATFORM, LogRecordStore
+from audit_service.dal.log_records import KINDS, PLATFORM, LogRecordStore, RecordKeys, partitions
 from audit_service.domain.audit import MAX_CLOCK_SKEW
 from audit_service.domain.errors import Conflict, InvalidInput, NotFound
 from audit_service.domain.models import iso_utc, utc_now
+from audit_service.domain.shards import ShardLayout
 from audit_service.integrity import merkle
 from audit_service.integrity.bundle import BUNDLE_FORMAT, key_fingerprint
 from audit_service.integrity.checkpoints import Checkpoint
@@ -148,8 +149,11 @@ class Integrity:
         anchors: AnchorStore,
         signer: KmsSigner,
         envelope: Envelope,
+        *,
+        layout_of: Callable[[int | None, str], ShardLayout],
     ) -> None:
         self._records = records
+        self._layout_of = layout_of
         self._checkpoints = checkpoints
         self._anchors = anchors
         self._signer = signer
@@ -192,7 +196,10 @@ class Integrity:
         if kind not in KINDS:
             raise InvalidInput(f"'kind' must be one of {', '.join(KINDS)}")
         owner = str(tenant_id)
-        item = self._records.stored_item(f"{owner}#{kind}", record_id)
+        # The shard depends on the record's time, not known yet: one read over every shard.
+        shards = partitions(tenant_id, kind, self._layout_of(tenant_id, kind))
+        found = self._records.stored_items_by_key([(pk, record_id) for pk in shards])
+        item = found[0] if found else None
         if item is None:
             raise NotFound(f"no {kind} record {record_id!r} in tenant {tenant_id}")
         ts = record_time(item)
@@ -264,7 +271,8 @@ class Integrity:
         high = time_to if time_to == LATEST else time_to + LATEST
         found: dict[RecordKey, Item] = {}
         for kind in KINDS:
-            for item in self._records.stored_items(f"{owner}#{kind}", time_from=low, time_to=high):
+            shards = partitions(self._tenant(owner), kind, self._layout_of(self._tenant(owner), kind))
+            for item in self._records.stored_items(shards, time_from=low, time_to=high):
                 found[record_key(item)] = item
                 if len(found) > self.max_records:  # refused before the rest is read
                     raise PeriodTooLarge(
@@ -273,7 +281,7 @@ class Integrity:
                     )
         # Entries of the period whose records the time index did not return: moved in time, or gone.
         wanted = [
-            (f"{owner}#{entry.kind}", entry.id)
+            (self._partition_of(owner, entry), entry.id)
             for entries in blocks.values()
             for entry in entries
             if time_from <= entry.ts <= time_to and entry.key not in found
@@ -292,6 +300,16 @@ class Integrity:
             time_to=time_to,
             chain_from=start,
         )
+
+    @staticmethod
+    def _tenant(owner: str) -> int | None:
+        return None if owner == PLATFORM else int(owner)
+
+    def _partition_of(self, owner: str, entry: Entry) -> str:
+        """The partition an entry's record was written to (its shard follows from its id and time)."""
+        tenant = self._tenant(owner)
+        moment = datetime.fromisoformat(entry.ts.replace("Z", "+00:00"))
+        return RecordKeys.of(tenant, entry.kind, entry.id, moment, self._layout_of(tenant, entry.kind)).pk
 
     def _segment(self, owner: str, period: TimeRange) -> tuple[int, list[Checkpoint]]:
         """The part of the chain a period needs: from the checkpoint before the first one sealed

@@ -19,6 +19,7 @@ from typing import Any
 from audit_service.dal.log_records import TIME_KEY_END, TIME_KEY_START, LogRecordStore, RecordQuery, StoredRecord
 from audit_service.domain.errors import InvalidInput
 from audit_service.domain.models import iso_utc, utc_now
+from audit_service.services.totals import Totals
 
 MAX_RESULTS = 100
 MAX_OFFSET = 1_000  # records a page without a cursor may skip
@@ -75,20 +76,33 @@ class Page:
     results: int
     total: int
     next: str | None
+    total_exact: bool = True
 
     def body(self) -> dict[str, Any]:
-        return {"data": self.data, "page": self.page, "results": self.results, "total": self.total, "next": self.next}
+        body = {"data": self.data, "page": self.page, "results": self.results, "total": self.total, "next": self.next}
+        if not self.total_exact:
+            body["total_exact"] = False  # two filters or more: ``total`` is an upper bound (docs/api.md)
+        return body
+
+
+@dataclass(frozen=True)
+class Counting:
+    """Where a listing's total comes from: its counters' scope and the attributes counted on their own."""
+
+    totals: Totals
+    scope: str
+    counted: tuple[str, ...]
 
 
 def retained(
-    index: str, partition_name: str, partition_value: str, period: TimeRange, equals: dict[str, str | int]
+    index: str, partition_name: str, partition_values: tuple[str, ...], period: TimeRange, equals: dict[str, str | int]
 ) -> RecordQuery:
-    """The unexpired records of one index partition within ``period`` that match ``equals``."""
+    """The unexpired records of an index partition's shards within ``period`` that match ``equals``."""
     low, high = period.key_bounds()
     return RecordQuery(
         index=index,
         partition_name=partition_name,
-        partition_value=partition_value,
+        partition_values=partition_values,
         time_from=low,
         time_to=high,
         equals=equals,
@@ -102,21 +116,26 @@ def read_page(
     request: PageRequest,
     *,
     scope: str,
+    counting: Counting,
     view: Callable[[StoredRecord], dict[str, Any]],
 ) -> Page:
-    """One page of ``query``, its exact total, and the cursor of the next page.
+    """One page of ``query``, its total from the counters, and the cursor of the next page.
 
     ``scope`` names the listing (a tenant's or a user's); a cursor only works in
-    the scope that issued it, and never starts outside the queried partition.
+    the scope that issued it. It carries a position in time (a ``ts_key``, the
+    same in every shard) and never a partition, so it cannot lead outside the
+    partitions the listing reads.
     """
-    after = _decode_cursor(request.cursor, scope, query) if request.cursor else None
-    records, more = store.page(query, limit=request.results, skip=request.skip, after=after)
+    before, skip = _decode_cursor(request.cursor, scope) if request.cursor else (None, request.skip)
+    found = store.page(query, limit=request.results, skip=skip, before=before)
+    total = counting.totals.count(counting.scope, query, counted=counting.counted)
     return Page(
-        data=[view(record) for record in records],
+        data=[view(record) for record in found.records],
         page=request.page,
         results=request.results,
-        total=store.count(query),
-        next=_encode_cursor(records[-1], scope, query) if more and records else None,
+        total=total.value,
+        next=_encode_cursor(scope, found.next_before, found.next_skip) if found.next_before else None,
+        total_exact=total.exact,
     )
 
 
@@ -141,27 +160,34 @@ def decode_key_cursor(cursor: str, scope: str, *, pk: str, sk_prefix: str) -> di
     return {"pk": key["pk"], "sk": key["sk"]}
 
 
-def _encode_cursor(record: StoredRecord, scope: str, query: RecordQuery) -> str:
-    key = {"pk": record.pk, "sk": record.sk, "ts_key": record.ts_key}
-    if query.partition_name != "pk":
-        key[query.partition_name] = str(record.attributes[query.partition_name])
-    payload = json.dumps({"scope": scope, "key": key}, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(payload).decode().rstrip("=")
+_MAX_POSITION = 200  # a ts_key is ~60 characters; DynamoDB refuses key values over 1 KB
 
 
-def _decode_cursor(cursor: str, scope: str, query: RecordQuery) -> dict[str, Any]:
+def _encode_cursor(scope: str, before: str, skip: int) -> str:
+    payload: dict[str, Any] = {"scope": scope, "before": before}
+    if skip:
+        payload["skip"] = skip
+    return base64.urlsafe_b64encode(json.dumps(payload, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str, scope: str) -> tuple[str, int]:
     try:
         payload = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        key = payload["key"]
-        valid = isinstance(key, dict) and all(isinstance(key.get(k), str) for k in ("pk", "sk", "ts_key"))
+        before, skip = payload["before"], payload.get("skip", 0)
+        before.encode()  # no lone surrogates
+        valid = (
+            isinstance(before, str)
+            and 0 < len(before) <= _MAX_POSITION
+            and type(skip) is int
+            and 0 <= skip <= MAX_OFFSET
+        )
     except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
         valid = False
     if not valid:
         raise InvalidInput("'cursor' is not a cursor this API returned")
-    # The start key must lie in the partition being read, whatever the cursor says.
-    if payload.get("scope") != scope or key.get(query.partition_name) != query.partition_value:
+    if payload.get("scope") != scope:
         raise InvalidInput("'cursor' belongs to another listing")
-    return dict(key)
+    return before, skip
 
 
 EARLIEST_TIME = datetime(1970, 1, 1, tzinfo=UTC)

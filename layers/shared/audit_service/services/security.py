@@ -28,7 +28,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from audit_service.dal.log_records import BY_TIME, PLATFORM, LogRecordStore, RecordQuery, StoredRecord, partition
+from audit_service.dal.log_records import (
+    BY_TIME,
+    PLATFORM,
+    LogRecordStore,
+    RecordKeys,
+    RecordQuery,
+    StoredRecord,
+    partitions,
+)
 from audit_service.domain.models import (
     AuthFailureReason,
     Plan,
@@ -40,7 +48,9 @@ from audit_service.domain.models import (
     utc_now,
 )
 from audit_service.domain.permissions import Permission
-from audit_service.services.pagination import Page, PageRequest, TimeRange, read_page, retained
+from audit_service.domain.shards import ShardLayout, expiry
+from audit_service.services.pagination import Counting, Page, PageRequest, TimeRange, read_page, retained
+from audit_service.services.totals import COUNTED, Totals, listing_scope
 
 if TYPE_CHECKING:  # the Encryption SDK is imported only where a record is sealed
     from audit_service.crypto.envelope import Envelope
@@ -171,12 +181,16 @@ class SecurityEvents:
         envelope: Envelope,
         *,
         plan_of: Callable[[int], Plan | None],
+        layout_of: Callable[[int | None, str], ShardLayout],
         platform_retention_days: int,
+        totals: Callable[[], Totals],
     ) -> None:
         self._store = store
         self._envelope = envelope
         self._plan_of = plan_of
+        self._layout_of = layout_of
         self._platform_days = platform_retention_days
+        self._totals = totals  # readers only
 
     # ------------------------------------------------------------------ recording
     def parse(self, body: str) -> Signal:
@@ -215,8 +229,9 @@ class SecurityEvents:
         days = plan.retention_days if plan is not None else self._platform_days
         digest = hashlib.sha256("|".join(sorted(s.id for s in group)).encode()).hexdigest()[:16]
         record_id = f"{int(first.at.timestamp() * 1000):012x}{digest}"
-        pk = partition(owner if plan is not None else None, KIND)
         context_owner = owner if plan is not None else None
+        keys = RecordKeys.of(context_owner, KIND, record_id, first.at, self._layout_of(context_owner, KIND))
+        pk = keys.pk
         paths = list(dict.fromkeys(f"{s.request.method} {s.request.path}" for s in group))[:MAX_PATHS]
         agents = list(dict.fromkeys(s.request.user_agent for s in group if s.request.user_agent))[:MAX_USER_AGENTS]
         details = dict(first.details)
@@ -239,9 +254,9 @@ class SecurityEvents:
             "timestamp": iso_utc(first.at),
             "last_seen": iso_utc(last.at),
             "count": len(group),
-            "expires_at": int((first.at + timedelta(days=days)).timestamp()),
+            "expires_at": expiry(first.at, days),
         }
-        return StoredRecord(pk, record_id, f"{iso_utc(first.at)}#{record_id}", attributes, sealed)
+        return StoredRecord(pk, record_id, keys.ts_key, attributes, sealed)
 
     # ------------------------------------------------------------------ reading
     def tenant_page(self, tenant_id: int, request: PageRequest, filters: SecurityFilters | None = None) -> Page:
@@ -254,8 +269,18 @@ class SecurityEvents:
 
     def _page(self, owner: int | None, request: PageRequest, filters: SecurityFilters | None) -> Page:
         filters = filters or SecurityFilters()
-        query = retained(BY_TIME, "pk", partition(owner, KIND), filters.period, filters.equals())
-        return read_page(self._store, query, request, scope=f"security:{owner or PLATFORM}", view=self._view)
+        query = retained(BY_TIME, "pk", self._partitions(owner), filters.period, filters.equals())
+        return read_page(
+            self._store,
+            query,
+            request,
+            scope=f"security:{owner or PLATFORM}",
+            counting=Counting(self._totals(), listing_scope(str(owner or PLATFORM), KIND), COUNTED[KIND]),
+            view=self._view,
+        )
+
+    def _partitions(self, owner: int | None) -> tuple[str, ...]:
+        return partitions(owner, KIND, self._layout_of(owner, KIND))
 
     def _view(self, record: StoredRecord) -> dict[str, Any]:
         event = self.open(record)
@@ -285,11 +310,10 @@ class SecurityEvents:
         query = RecordQuery(
             index=BY_TIME,
             partition_name="pk",
-            partition_value=partition(tenant_id, KIND),
+            partition_values=self._partitions(tenant_id),
             now_epoch=int(utc_now().timestamp()),
         )
-        records, _more = self._store.page(query, limit=limit)
-        return [self.open(record) for record in records]
+        return [self.open(record) for record in self._store.page(query, limit=limit).records]
 
     def open(self, record: StoredRecord) -> SecurityEvent:
         values: Mapping[str, Any] = record.attributes
