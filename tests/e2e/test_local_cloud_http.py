@@ -371,8 +371,10 @@ def test_a_service_registers_a_type_on_the_bus_and_its_events_are_served(cloud: 
     )
     while True:
         status, page = _get(cloud, f"/audit/tenants/{tenant_id}?type=topic_created", key)
-        assert status == 200
-        if page["data"]:
+        # A container that read the registry just before the type was registered knows it within its
+        # miss floor (EventTypeRegistry, 5 s): until then the filter is refused as an unknown type.
+        assert status == 200 or (status == 400 and "unknown audit event type" in page["error"]["message"]), page
+        if status == 200 and page["data"]:
             break
         assert time.monotonic() < deadline + 15, "the event was not served"
         time.sleep(0.2)
