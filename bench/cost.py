@@ -36,6 +36,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from functools import partial
 from types import MappingProxyType
 from typing import Any
@@ -50,10 +51,11 @@ MONTHS = 12
 SQS_BATCH_MAX = 10  # messages per ReceiveMessage and per DeleteMessageBatch (Lambda's SQS poller uses both)
 AWS_KMS_DATA_KEY_CIPHERTEXT = 184  # bytes of AWS KMS's CiphertextBlob for a 32-byte data key (moto's: 96)
 STANDARD = "STANDARD"
+COUNTERS = "CountersTable"
+OTHER_BATCHES = "counters at other batch sizes (not in the total)"
 STANDARD_IA = "STANDARD_INFREQUENT_ACCESS"
 AUDIT_LOG = "AuditLogTable"
 CHECKPOINTS = "CheckpointsTable"
-COUNTERS = "CountersTable"
 TARGET = 10.00  # dollars per million events, ingested and kept a year (issue #14)
 WORKOS_PER_MILLION_MONTH = 99.00  # WorkOS's published audit-log storage rate: $99 per million events per month
 WORKOS_YEAR = WORKOS_PER_MILLION_MONTH * MONTHS  # $1,188 for a million events kept a year
@@ -374,9 +376,9 @@ class Measured:
     kms_sign_requests: int  # asymmetric: the checkpoints' signatures
     s3_puts: int
     s3_stored_bytes: int
-    # The stream-maintained counters (CountersTable), aggregated per stream batch: write units per event.
-    # 0 until they exist; priced at CountersTable's class when the template has it.
-    counter_write_units_per_event: float = 0.0
+    # CountersTable write units per event when the stream hands the counters fewer records per batch than the
+    # run's (a quieter tenant, a shorter batching window): records per batch -> WRU per event. Not in the total.
+    counter_units_by_batch: Mapping[int, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -446,14 +448,6 @@ def cost_lines(m: Measured, tables: Mapping[str, Table], prices: Prices = PRICES
             f"{sum(parts.values()) * per_event:.3f} WRU per event ({detail}), {_short(table_class)}",
             sum(parts.values()) * prices.dynamodb[table_class].write_unit,
         )
-    counters_class = _class_of(tables, COUNTERS)
-    add(
-        "ingest",
-        f"DynamoDB writes: {COUNTERS} (per stream batch)",
-        f"{m.counter_write_units_per_event:.3f} WRU per event, {_short(counters_class)}"
-        + ("" if m.counter_write_units_per_event else ": not measured yet (input, 0 until then)"),
-        m.events * m.counter_write_units_per_event * prices.dynamodb[counters_class].write_unit,
-    )
     read_dollars = sum(
         units * prices.dynamodb[_class_of(tables, name)].read_unit for name, units in m.read_units.items()
     )
@@ -495,6 +489,13 @@ def cost_lines(m: Measured, tables: Mapping[str, Table], prices: Prices = PRICES
                 f"{MONTHS} months",
                 m.stored_bytes[table_name] / GB * prices.pitr_gb_month * MONTHS,
             )
+    for per_batch, units in sorted(m.counter_units_by_batch.items(), reverse=True):
+        add(
+            OTHER_BATCHES,
+            f"DynamoDB writes: {COUNTERS}, {per_batch:,} record{'s' if per_batch > 1 else ''} per stream batch",
+            f"{units:.3f} WRU per event, {_short(_class_of(tables, COUNTERS))}",
+            m.events * units * prices.dynamodb[_class_of(tables, COUNTERS)].write_unit,
+        )
     add(
         "one year kept",
         "storage: S3 checkpoint anchors",
@@ -539,6 +540,11 @@ def report(lines: list[Line], *, events: int, title: str | None = None) -> tuple
             "yes" if ratio < WORKOS_RATIO_TARGET else "NO",
         )
     )
+    rows += [
+        (f"{line.section}: {line.item}", f"{line.dollars:.3f}", line.basis, "")
+        for line in lines
+        if line.section == OTHER_BATCHES
+    ]
     widths = [max(len(row[i]) for row in rows) for i in range(3)]
     heading = title or (
         f"Cost per million events at list prices (us-east-1, on-demand), measured over {events:,} events "
@@ -610,6 +616,44 @@ def _stream_inserts(stack: Any, partition: str, region: str) -> list[dict[str, A
     return records
 
 
+# The run's workload: one tenant writing 1,000 records a minute (so each stream batch of 1,000 holds about a
+# minute), by 23 authors, in 5 divisions, 3 environments and 101 deployments: every filter the listings count
+# has several values in each batch, as in a busy tenant.
+SPACING = timedelta(milliseconds=60)
+VARIETY = {"author": 23, "division": 5, "environment": 3, "deployment": 101}
+
+
+def _workload_event(tenant_id: int, n: int, start: datetime) -> dict[str, Any]:
+    from bench.audit_paths import _event
+
+    event = _event(tenant_id, n, start)
+    event["occurred_at"] = (start + n * SPACING).isoformat()
+    for name, values in VARIETY.items():
+        event[name] = {**event[name], "id": 1 + n % values}
+    return event
+
+
+def _empty(dynamodb: Any, table: str) -> None:
+    for item in _scan(dynamodb, table):
+        dynamodb.delete_item(TableName=table, Key={"pk": item["pk"], "sk": item["sk"]})
+
+
+def _counter_units(
+    runtime: Any, records: list[dict[str, Any]], per_batch: int, by_name: Mapping[str, Table], table: str
+) -> float:
+    """CountersTable write units per record when ``records`` reach the counters ``per_batch`` at a time,
+    counted into an empty table (a bench-only reset: no role of the service may delete a counter)."""
+    import boto3
+
+    _empty(boto3.client("dynamodb"), table)
+    meter = Meter(by_name)
+    with meter.on():
+        for offset in range(0, len(records), per_batch):
+            runtime.invoke("CountLogRecordsFunction", {"Records": records[offset : offset + per_batch]})
+    written, _read = meter.units()
+    return written.get(table, 0.0) / len(records)
+
+
 def _batch_size(template: Mapping[str, Any], function: str) -> int:
     from localcloud.template import function_properties
 
@@ -620,7 +664,7 @@ def _batch_size(template: Mapping[str, Any], function: str) -> int:
 def measure(events: int = 10_000) -> Measured:
     from moto import mock_aws
 
-    from bench.audit_paths import REGION, _clients, _env, _event, _sqs_batch, in_process_aws
+    from bench.audit_paths import REGION, _clients, _env, _sqs_batch, in_process_aws
     from localcloud.provision import provision
     from localcloud.runtime import Runtime
     from localcloud.template import load
@@ -630,8 +674,9 @@ def measure(events: int = 10_000) -> Measured:
     tables = tables_from_template(template)
     ingest_batch = _batch_size(template, "IngestAuditEventsFunction")
     seal_batch = _batch_size(template, "SealAuditLogFunction")
+    count_batch = _batch_size(template, "CountLogRecordsFunction")
     with mock_aws():
-        from datetime import UTC, datetime, timedelta
+        from datetime import UTC
 
         from audit_service import container
         from audit_service.domain.models import Plan
@@ -646,9 +691,9 @@ def measure(events: int = 10_000) -> Measured:
             before = {name: {_key(item, table) for item in _scan(dynamodb, name)} for name, table in by_name.items()}
             runtime = Runtime(stack)
             start = datetime.now(UTC) - timedelta(hours=1)
+            workload = [_workload_event(tenant.id, n, start) for n in range(events)]
             batches = [
-                _sqs_batch([_event(tenant.id, n, start) for n in range(offset, min(offset + ingest_batch, events))])
-                for offset in range(0, events, ingest_batch)
+                _sqs_batch(workload[offset : offset + ingest_batch]) for offset in range(0, events, ingest_batch)
             ]
             bodies = [len(record["body"].encode()) for batch in batches for record in batch["Records"]]
 
@@ -689,6 +734,33 @@ def measure(events: int = 10_000) -> Measured:
                 seal_batch,
             )
 
+            # The counters, on the same stream records, one warm container: one UpdateItem per bucket and
+            # log partition of each batch (services/totals.py).
+            runtime.invoke("CountLogRecordsFunction", {"Records": []})
+            counter = Meter(by_name)
+            count_durations: list[float] = []
+            counted = 0
+            with counter.on():
+                for offset in range(0, len(records), count_batch):
+                    batch = {"Records": records[offset : offset + count_batch]}
+                    result, ms = _timed(partial(runtime.invoke, "CountLogRecordsFunction", batch))
+                    counted += int(result["counted"])
+                    count_durations.append(ms)
+            assert counted == events, (counted, events)
+            counter_use = LambdaUse(
+                len(count_durations),
+                _billed_ms(count_durations, cold_first=False),
+                stack.functions["CountLogRecordsFunction"].memory,
+                count_batch,
+            )
+            by_batch = {
+                per_batch: _counter_units(runtime, records[:sample], per_batch, by_name, stack.ref(COUNTERS))
+                for per_batch, sample in ((100, 2_000), (10, 1_000), (1, 300))
+                if per_batch < count_batch
+            }
+            # The main run's counters are what the year's storage keeps: count them again into an empty table.
+            _counter_units(runtime, records, count_batch, by_name, stack.ref(COUNTERS))
+
             # What those calls stored, as AWS would bill it.
             stored: Counter[str] = Counter()
             stored_items: Counter[str] = Counter()
@@ -699,12 +771,16 @@ def measure(events: int = 10_000) -> Measured:
                     for where, size in stored_bytes(as_in_aws(item), table).items():
                         stored[where] += size
                         stored_items[where] += 1
+            # An UpdateItem is counted as one write unit (its item's size is not in the call): true while every
+            # counter item stays under 1 KB, which this run checks.
+            largest_counter = max((item_size(item) for item in _scan(dynamodb, stack.ref("CountersTable"))), default=0)
+            assert largest_counter < 1024, f"a counter item of {largest_counter} B costs more than 1 WRU per update"
             s3 = _clients("s3")
             anchors = s3.list_objects_v2(Bucket=stack.ref("AnchorBucket")).get("Contents", [])
 
             written: defaultdict[str, float] = defaultdict(float)
             read: defaultdict[str, float] = defaultdict(float)
-            for meter in (ingest, sealer):
+            for meter in (ingest, sealer, counter):
                 w, r = meter.units()
                 for name, units in w.items():
                     written[_logical(by_name, name)] += units
@@ -713,7 +789,7 @@ def measure(events: int = 10_000) -> Measured:
             return Measured(
                 events=events,
                 event_bytes=round(sum(bodies) / len(bodies)),
-                lambdas={"ingest function": ingest_use, "sealer": sealer_use},
+                lambdas={"ingest function": ingest_use, "sealer": sealer_use, "counters": counter_use},
                 write_units=dict(written),
                 read_units=dict(read),
                 stored_bytes=dict(stored),
@@ -722,9 +798,7 @@ def measure(events: int = 10_000) -> Measured:
                 kms_sign_requests=sealer.calls["kms:Sign"],
                 s3_puts=sealer.calls["s3:PutObject"] + ingest.calls["s3:PutObject"],
                 s3_stored_bytes=sum(int(obj["Size"]) for obj in anchors),
-                # CountersTable: 0 until this bench runs CountLogRecordsFunction on the stream batches (as the
-                # sealer above, with a Meter) and sets its write units / events here.
-                counter_write_units_per_event=0.0,
+                counter_units_by_batch=by_batch,
             )
         finally:
             restore()

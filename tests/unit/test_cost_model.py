@@ -155,11 +155,11 @@ def test_a_table_without_point_in_time_recovery_pays_none() -> None:
     assert not [entry for entry in lines if entry.item.startswith("point-in-time recovery")]
 
 
-def test_counter_write_units_are_an_input_priced_at_the_counters_class() -> None:
+def test_counter_write_units_are_priced_at_the_counters_class() -> None:
     tables = {"Log": table(BY_TIME), "CountersTable": Table("CountersTable", ("pk", "sk"), STANDARD_IA)}
-    lines = cost.cost_lines(measured(counter_write_units_per_event=0.02), tables)
-    assert line(lines, "DynamoDB writes: CountersTable (per stream batch)") == pytest.approx(0.02 * 0.78)
-    assert line(cost.cost_lines(measured(), tables), "DynamoDB writes: CountersTable (per stream batch)") == 0
+    lines = cost.cost_lines(measured(write_units={"Log": 1000, "CountersTable": 20}), tables)
+    assert line(lines, "DynamoDB writes: CountersTable") == pytest.approx(0.02 * 0.78)
+    assert line(lines, "DynamoDB writes: Log") == pytest.approx(0.625)
 
 
 def test_the_report_compares_the_total_with_the_target_and_workos() -> None:
@@ -189,3 +189,14 @@ def test_the_template_is_read_as_declared() -> None:
     assert log.table_class == STANDARD_IA
     assert log.pitr
     assert {index.name: index.projection for index in log.indexes} == {"by_time": "ALL", "by_author": "ALL"}
+
+
+def test_counters_at_other_batch_sizes_are_shown_but_not_in_the_total() -> None:
+    tables = {"Log": table(BY_TIME), "CountersTable": Table("CountersTable", ("pk", "sk"), STANDARD)}
+    base = cost.cost_lines(measured(), tables)
+    lines = cost.cost_lines(measured(counter_units_by_batch={1: 22.0, 100: 9.0}), tables)
+    assert line(lines, "DynamoDB writes: CountersTable, 1 record per stream batch") == pytest.approx(22 * 0.625)
+    assert line(lines, "DynamoDB writes: CountersTable, 100 records per stream batch") == pytest.approx(9 * 0.625)
+    assert cost.totals(lines) == cost.totals(base)
+    text, _passed = cost.report(lines, events=1_000)
+    assert "1 record per stream batch" in text.splitlines()[-1]
