@@ -13,6 +13,7 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,9 @@ import pytest
 
 from audit_service import container
 from audit_service.admin import cli
+from audit_service.dal.checkpoints import decode_entries, encode_entries
 from audit_service.integrity.bundle import verify_bundle, verify_proof
+from audit_service.integrity.records import Entry
 from audit_service.services.pagination import TimeRange
 from localcloud.pollers import Pollers
 from localcloud.provision import Stack
@@ -244,7 +247,7 @@ def test_a_forged_record_is_reported_as_inserted_and_never_sealed(
         entry[1]
         for item in checkpoint_items(stack, str(tenant))
         if item["sk"]["S"].startswith("block#")
-        for entry in json.loads(item["entries"]["S"])
+        for entry in decode_entries(item["entries"])
     ]
     assert forged_id not in sealed_ids
 
@@ -278,9 +281,9 @@ def test_an_altered_block_no_longer_matches_its_root(
     stack: Stack, api: Api, sealed: list[dict[str, Any]], tenant: int, auditor: str
 ) -> None:
     block = next(i for i in checkpoint_items(stack, str(tenant)) if i["sk"]["S"] == "block#000000000001")
-    entries = json.loads(block["entries"]["S"])
-    entries[0][3] = 1  # claim the first record expired in 1970, so that it may be deleted
-    block["entries"] = {"S": json.dumps(entries)}
+    entries = [Entry.from_list(values) for values in decode_entries(block["entries"])]
+    entries[0] = replace(entries[0], expires_at=1)  # claim the first record expired in 1970, so that it may go
+    block["entries"] = {"B": encode_entries(entries)}
     clients("dynamodb").put_item(TableName=stack.ref("CheckpointsTable"), Item=block)
     report = verify(api, tenant, auditor)
     assert ("modified_block", 1) in {(p["problem"], p.get("checkpoint")) for p in report["problems"]}
@@ -294,7 +297,7 @@ def test_cutting_off_the_newest_records_is_reported_as_truncated(
     newest = max(int(i["sk"]["S"].split("#")[1]) for i in items)
     dynamodb = clients("dynamodb")
     block = next(i for i in items if i["sk"]["S"] == f"block#{newest:012d}")
-    for kind, record_id, *_ in json.loads(block["entries"]["S"]):
+    for kind, record_id, *_ in decode_entries(block["entries"]):
         dynamodb.delete_item(TableName=table(stack), Key={"pk": {"S": f"{owner}#{kind}"}, "sk": {"S": record_id}})
     for prefix in ("checkpoint", "block"):
         dynamodb.delete_item(

@@ -2,8 +2,9 @@
 
 Layout (docs/data-model.md): ``pk = <owner>`` (a tenant id, or ``platform``);
 ``sk = checkpoint#<number>`` for a checkpoint (small: the chain is read whole)
-and ``sk = block#<number>`` for its block (the entries, as one JSON string; up
-to the sealer's block size, well under DynamoDB's 400 KB item limit). Both are
+and ``sk = block#<number>`` for its block (the entries as compact JSON, DEFLATE-compressed
+(zlib) into one binary attribute: less than half the bytes, stored and backed up for the
+records' whole retention; blocks written before that hold a JSON string and still read). Both are
 written in one transaction, conditional on the number being free, so two
 sealers racing for a tenant's next number cannot both win.
 """
@@ -11,6 +12,7 @@ sealers racing for a tenant's next number cannot both win.
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -24,6 +26,7 @@ CHECKPOINT = "checkpoint#"
 BLOCK = "block#"
 _PUT_ONLY = "attribute_not_exists(pk)"
 _BATCH_GET_LIMIT = 100
+_MOST_BLOCK_BYTES = 1 << 20  # a block of 1,000 entries is ~150 KB of JSON; more is damage, not data
 
 
 def _sk(prefix: str, number: int) -> str:
@@ -46,7 +49,7 @@ class CheckpointStore:
         block = {
             "pk": checkpoint.owner,
             "sk": _sk(BLOCK, checkpoint.number),
-            "entries": json.dumps([entry.as_list() for entry in entries], separators=(",", ":")),
+            "entries": encode_entries(entries),
             "expires_at": checkpoint.expires_at,
         }
         try:
@@ -133,9 +136,27 @@ class CheckpointStore:
             arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 
+def encode_entries(entries: Iterable[Entry]) -> bytes:
+    """A block's entries as stored: their compact JSON list, zlib-compressed (any zlib library reads it)."""
+    return zlib.compress(json.dumps([entry.as_list() for entry in entries], separators=(",", ":")).encode(), 9)
+
+
+def decode_entries(value: dict[str, Any]) -> list[list[Any]]:
+    """The entries of a block's stored ``entries`` attribute (binary: compressed; string: a block from before)."""
+    if "B" in value:
+        inflater = zlib.decompressobj()
+        text = inflater.decompress(bytes(value["B"]), _MOST_BLOCK_BYTES)
+        if inflater.unconsumed_tail or not inflater.eof:
+            raise ValueError("a block's entries must be one complete zlib stream of at most 1 MB")
+        entries: list[list[Any]] = json.loads(text)
+    else:
+        entries = json.loads(value["S"])
+    return entries
+
+
 def _entries(item: dict[str, Any]) -> list[Entry]:
     """A block's entries; a damaged block reads as empty, and then fails its checkpoint's root."""
     try:
-        return [Entry.from_list(values) for values in json.loads(item["entries"]["S"])]
-    except (KeyError, TypeError, ValueError):
+        return [Entry.from_list(values) for values in decode_entries(item["entries"])]
+    except (KeyError, TypeError, ValueError, zlib.error):
         return []
