@@ -23,6 +23,7 @@ from audit_service.domain.audit import Ref
 from audit_service.domain.errors import Conflict
 from audit_service.domain.models import Principal, RequestMetadata
 from audit_service.domain.permissions import Role
+from audit_service.services.audit_log import tenant_context
 from audit_service.services.pagination import PageRequest
 from localcloud.pollers import Pollers
 from localcloud.provision import Stack
@@ -66,6 +67,31 @@ def test_a_redelivered_event_id_with_other_sealed_fields_is_a_conflict_not_a_dup
     assert "already stored for another event" in dead["MessageAttributes"]["reason"]["StringValue"]
     (record,) = stored_records(demo["tenants"][0]["id"])
     assert record["author"] == original["author"] and record["current"] == original["current"]
+
+
+def test_null_fields_are_not_sealed_and_a_copy_sealed_with_them_still_matches_its_redelivery(
+    stack: Stack, demo: dict[str, Any], pollers: Pollers
+) -> None:
+    """Sealed fields leave nulls out (bytes in the table, both indexes and the backup); a record sealed
+    before that, with its nulls, is still the same event when it is delivered again."""
+    tenant_id = demo["tenants"][0]["id"]
+    event = product_page_event(tenant_id)  # a creation: no previous, no current
+    publish(stack, event)
+    pollers.drain()
+    (item,) = audit_items(stack)
+    envelope, context = container.envelope(), tenant_context(tenant_id)
+    bind = f"{item['pk']['S']}|{item['sk']['S']}"
+    fields = envelope.open(bytes(item["pii"]["B"]), context=context, bind=bind)
+    assert "previous" not in fields and "current" not in fields and fields["names"]["author"] == "Jane Smith"
+
+    as_before = {**fields, "previous": None, "current": None}
+    item["pii"] = {"B": envelope.seal(as_before, context=context, bind=bind)}
+    clients("dynamodb").put_item(TableName=stack.ref("AuditLogTable"), Item=item)
+    publish(stack, event)
+    pollers.drain()
+    assert dead_letters(stack) == [] and audit_items(stack) == [item]
+    (record,) = stored_records(tenant_id)
+    assert record["previous"] is None and record["current"] is None
 
 
 def stored_records(tenant_id: int) -> list[dict[str, Any]]:

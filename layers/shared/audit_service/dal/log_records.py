@@ -90,6 +90,12 @@ class StoredRecord:
     def item(self) -> dict[str, Any]:
         return to_item({"pk": self.pk, "sk": self.sk, "ts_key": self.ts_key, **self.attributes, "pii": self.sealed})
 
+    @property
+    def tenant_id(self) -> int | None:
+        """The tenant whose record this is, from its key (None: the platform partition)."""
+        owner = self.pk.split("#", 1)[0]
+        return None if owner == PLATFORM else int(owner)
+
 
 @dataclass(frozen=True, slots=True)
 class RecordQuery:
