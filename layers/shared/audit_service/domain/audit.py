@@ -14,10 +14,10 @@ MAX_VALUES_BYTES = 32 * 1024  # previous + current, serialized
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 
 
-
 def present(fields: dict[str, Any]) -> dict[str, Any]:
     """``fields`` without the ones that are null (a record's sealed fields store only what it has)."""
     return {name: value for name, value in fields.items() if value is not None}
+
 
 class Ref(Strict):
     """An entity named in an event: the product page's ``{"id": 1, "name": "..."}``."""
