@@ -7,12 +7,12 @@ from typing import Any
 import pytest
 
 from audit_service import container
-from audit_service.dal.dynamo import member_sk
+from audit_service.dal.dynamo import key, member_sk
 from audit_service.domain.errors import Conflict
 from audit_service.domain.models import Principal, RequestMetadata
 from audit_service.domain.permissions import Role
 from localcloud.provision import Stack
-from tests.conftest import Api, log_items, scan_all, user
+from tests.conftest import Api, clients, log_items, scan_all, user
 
 
 def audit_records(stack: Stack) -> list[dict[str, Any]]:
@@ -321,3 +321,38 @@ def test_an_offset_beyond_the_cap_points_to_the_cursor(api: Api, demo: dict[str,
     assert api.call("GET", f"{path}?page=101&results=10", user(demo, "owner")["api_key"])[0] == 200  # skips 1,000
     status, body = api.call("GET", f"{path}?page=102&results=10", user(demo, "owner")["api_key"])
     assert status == 400 and "'next' cursor" in body["error"]["message"], body
+
+
+def test_member_and_invitation_totals_are_kept_on_the_tenant_and_an_older_tenant_is_counted_once(
+    api: Api, stack: Stack, demo: dict[str, Any]
+) -> None:
+    """A listing's total is the tenant item's count, moved by every change in the change's transaction; a
+    tenant made before the counts had none, and its first change counts its items once."""
+    tenant_id = demo["tenants"][0]["id"]
+    owner, member = user(demo, "owner"), user(demo, "member")
+    dynamodb, table = clients("dynamodb"), stack.ref("TenantsTable")
+
+    def stored() -> dict[str, Any]:
+        item = dynamodb.get_item(TableName=table, Key=key(str(tenant_id), "TENANT"))["Item"]
+        return {name: int(item[name]["N"]) for name in ("members", "invitations") if name in item}
+
+    def items(prefix: str) -> int:
+        return sum(1 for i in scan_all(stack) if i["pk"]["S"] == str(tenant_id) and i["sk"]["S"].startswith(prefix))
+
+    def totals() -> tuple[int, int]:
+        _, members = api.call("GET", f"/tenants/{tenant_id}/members", owner["api_key"])
+        _, invitations = api.call("GET", f"/tenants/{tenant_id}/invitations", owner["api_key"])
+        return members["total"], invitations["total"]
+
+    assert stored() == {"members": items("MEMBER#"), "invitations": items("INVITATION#")}
+    dynamodb.update_item(
+        TableName=table, Key=key(str(tenant_id), "TENANT"), UpdateExpression="REMOVE members, invitations"
+    )
+    assert totals() == (items("MEMBER#"), items("INVITATION#"))  # counted the old way until its first change
+
+    invited = {"email": "new.comer@example.com", "role": "member"}
+    assert api.call("POST", f"/tenants/{tenant_id}/invitations", owner["api_key"], invited)[0] == 201
+    assert stored() == {"invitations": items("INVITATION#")}
+    assert api.call("DELETE", f"/tenants/{tenant_id}/members/{member['id']}", owner["api_key"])[0] == 204
+    assert stored() == {"members": items("MEMBER#"), "invitations": items("INVITATION#")}
+    assert totals() == (items("MEMBER#"), items("INVITATION#"))

@@ -72,6 +72,8 @@ class AccountsRepository:
                 "plan": tenant.plan.value,
                 "created_at": iso_utc(tenant.created_at),
                 "log_shards": tenant.layout.as_list(),
+                "members": 0,  # dal/tenant_counts.py: the listings' totals
+                "invitations": 0,
             }
         )
         self._put_new(self._tenants, item, what=f"tenant {tenant.id}")

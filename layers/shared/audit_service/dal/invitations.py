@@ -15,7 +15,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from audit_service.dal.dynamo import cancellation_reasons, from_item, key, prefix_count, prefix_page, to_item
+from audit_service.dal.dynamo import cancellation_reasons, from_item, key, prefix_page, to_item
+from audit_service.dal.tenant_counts import INVITATIONS, TenantCounts, tenant_update
 from audit_service.domain.errors import Conflict, NotFound
 from audit_service.domain.models import iso_utc
 from audit_service.domain.permissions import Role
@@ -63,6 +64,7 @@ class InvitationsRepository:
     def __init__(self, dynamodb: Any, *, tenants_table: str) -> None:
         self._db = dynamodb
         self._tenants = tenants_table
+        self._counts = TenantCounts(dynamodb, tenants_table=tenants_table)
 
     def create(self, invitation: InvitationItem, *, audit_record: dict[str, Any]) -> None:
         item = to_item(
@@ -83,13 +85,9 @@ class InvitationsRepository:
         )
         self._db.transact_write_items(
             TransactItems=[
-                {
-                    "ConditionCheck": {
-                        "TableName": self._tenants,
-                        "Key": key(str(invitation.tenant_id), "TENANT"),
-                        "ConditionExpression": "attribute_exists(pk)",
-                    }
-                },
+                tenant_update(
+                    self._tenants, invitation.tenant_id, self._counts.change(invitation.tenant_id, INVITATIONS, +1)
+                ),
                 {"Put": {"TableName": self._tenants, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}},
                 audit_record,
             ]
@@ -118,7 +116,7 @@ class InvitationsRepository:
         return [_invitation(item) for item in items], next_key
 
     def count(self, tenant_id: int) -> int:
-        return prefix_count(self._db, table=self._tenants, pk=str(tenant_id), prefix="INVITATION#")
+        return self._counts.total(tenant_id, INVITATIONS)
 
     def addressed_to(self, invitee_key: str) -> list[InvitationItem]:
         """Every invitation addressed to an email hash, across tenants and in any status (eventually
@@ -138,8 +136,25 @@ class InvitationsRepository:
             arguments["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def delete(self, invitation: InvitationItem) -> None:
-        """Remove an invitation and the email it carries (account erasure); idempotent."""
-        self._db.delete_item(TableName=self._tenants, Key=key(str(invitation.tenant_id), invitation.sk))
+        """Remove an invitation and the email it carries (account erasure), counted off its tenant; idempotent."""
+        try:
+            self._db.transact_write_items(
+                TransactItems=[
+                    {
+                        "Delete": {
+                            "TableName": self._tenants,
+                            "Key": key(str(invitation.tenant_id), invitation.sk),
+                            "ConditionExpression": "attribute_exists(pk)",
+                        }
+                    },
+                    tenant_update(
+                        self._tenants, invitation.tenant_id, self._counts.change(invitation.tenant_id, INVITATIONS, -1)
+                    ),
+                ]
+            )
+        except ClientError as error:
+            if cancellation_reasons(error)[:1] != ["ConditionalCheckFailed"]:
+                raise  # else: deleted already (a retried erasure step)
 
     def settle(self, invitation: InvitationItem, status: str, *, now: datetime) -> dict[str, Any]:
         """The transaction entry that moves a pending, unexpired invitation to ``status``."""

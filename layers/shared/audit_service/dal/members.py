@@ -5,7 +5,8 @@ member's name and email sealed for the tenant, so a listing is one query and
 one data key. Each change is one transaction: the member item (guarded by its
 ``version``), the user's mirror item, the tenant's owner count when an owner is
 involved (guarded by ``owners > 1``, so the last owner can never be removed or
-demoted, even by two concurrent requests), and the audit record.
+demoted, even by two concurrent requests), its member count when one joins or
+leaves (dal/tenant_counts.py: the listing's total), and the audit record.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from audit_service.dal.dynamo import cancellation_reasons, from_item, key, member_sk, prefix_count, prefix_page, to_item
+from audit_service.dal.dynamo import cancellation_reasons, from_item, key, member_sk, prefix_page, to_item
+from audit_service.dal.tenant_counts import MEMBERS, TenantCounts, tenant_update
 from audit_service.dal.users import ACTIVE_ACCOUNT
 from audit_service.domain.errors import Conflict, NotFound
 from audit_service.domain.models import Membership, iso_utc
@@ -56,6 +58,7 @@ class MembersRepository:
         self._db = dynamodb
         self._tenants = tenants_table
         self._users = users_table
+        self._counts = TenantCounts(dynamodb, tenants_table=tenants_table)
 
     def page(
         self, tenant_id: int, *, limit: int, skip: int = 0, after: dict[str, str] | None = None
@@ -67,7 +70,7 @@ class MembersRepository:
         return [_member(item) for item in items], next_key
 
     def count(self, tenant_id: int) -> int:
-        return prefix_count(self._db, table=self._tenants, pk=str(tenant_id), prefix="MEMBER#")
+        return self._counts.total(tenant_id, MEMBERS)
 
     def add(self, membership: Membership, *, sealed_member: bytes, extra: list[dict[str, Any]] | None = None) -> None:
         """The member item (with the member's name and email sealed for the tenant) and its mirror, together.
@@ -97,24 +100,10 @@ class MembersRepository:
                 "created_at": created,
             }
         )
-        tenant_entry: dict[str, Any] = (
-            {
-                "Update": {
-                    "TableName": self._tenants,
-                    "Key": key(tenant, "TENANT"),
-                    "ConditionExpression": _EXISTS,
-                    "UpdateExpression": "ADD owners :one",
-                    "ExpressionAttributeValues": {":one": {"N": "1"}},
-                }
-            }
-            if membership.role is Role.OWNER
-            else {
-                "ConditionCheck": {
-                    "TableName": self._tenants,
-                    "Key": key(tenant, "TENANT"),
-                    "ConditionExpression": _EXISTS,
-                }
-            }
+        # Adding an owner also counts it: what keeps a tenant from losing its last owner.
+        owner = {"add": ["owners :one"], "values": {":one": {"N": "1"}}} if membership.role is Role.OWNER else {}
+        tenant_entry = tenant_update(
+            self._tenants, tenant, self._counts.change(membership.tenant_id, MEMBERS, +1), **owner
         )
         try:
             self._db.transact_write_items(
@@ -205,8 +194,21 @@ class MembersRepository:
             },
             {"Delete": {"TableName": self._users, "Key": key(user, f"MEMBERSHIP#{tenant}")}},
         ]
+        leaving = self._counts.change(member.tenant_id, MEMBERS, -1)
         if member.role is Role.OWNER:
-            items.append(self._owners_minus_one(tenant))
+            minus_one = {":minus_one": {"N": "-1"}, ":one": {"N": "1"}}
+            items.append(
+                tenant_update(
+                    self._tenants,
+                    tenant,
+                    leaving,
+                    add=["owners :minus_one"],
+                    condition="owners > :one",
+                    values=minus_one,
+                )
+            )
+        else:
+            items.append(tenant_update(self._tenants, tenant, leaving))
         if audit_record is not None:
             items.append(audit_record)
         self._transact(items, member)
@@ -243,7 +245,7 @@ class MembersRepository:
             if "Put" in failed:  # a Put names its Item, not a Key: the audit record's put-only condition
                 raise Conflict("the audit record for this change already exists") from error
             operation = next(iter(failed.values()))
-            if operation["Key"]["sk"]["S"] == "TENANT":
+            if operation["Key"]["sk"]["S"] == "TENANT" and "owners" in operation.get("ConditionExpression", ""):
                 raise LastOwner(
                     f"user {member.user_id} is the last owner of tenant {member.tenant_id}; "
                     "make another member an owner first"
