@@ -192,6 +192,10 @@ class LogRecordStore:
         item: dict[str, Any] | None = response.get("Item")
         return item
 
+    def records_by_key(self, keys: list[tuple[str, str]]) -> list[StoredRecord]:
+        """The records at these keys that exist (BatchGetItem, 100 keys a call), in no particular order."""
+        return [_record(item) for item in self.stored_items_by_key(keys)]
+
     def stored_items_by_key(self, keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         for start in range(0, len(keys), 100):

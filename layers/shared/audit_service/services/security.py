@@ -282,6 +282,10 @@ class SecurityEvents:
     def _partitions(self, owner: int | None) -> tuple[str, ...]:
         return partitions(owner, KIND, self._layout_of(owner, KIND))
 
+    def view(self, record: StoredRecord) -> dict[str, Any]:
+        """One record as the tenant's listing shows it."""
+        return self._view(record)
+
     def _view(self, record: StoredRecord) -> dict[str, Any]:
         event = self.open(record)
         view = {

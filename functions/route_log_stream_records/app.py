@@ -1,0 +1,36 @@
+"""SQS consumer: new tenant records' keys (forwarded by CountLogRecordsFunction) -> one delivery per stream.
+
+Each message is a list of record keys (pk, sk, type, ts_key; no contents). For each record the tenant's
+streams whose kinds and types select it get it, in chunks of up to 100, on the delivery queue. A fault
+fails the message and SQS delivers it again (a re-routed chunk is delivered twice: receivers dedupe on
+the record id); after the queue's maxReceiveCount it moves to the route dead-letter queue (alarmed).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from audit_service import container
+from audit_service.config import get_settings
+from audit_service.observability import instrumented, metrics
+from audit_service.services.stream_delivery import RecordKey
+
+get_settings()
+router = container.stream_router()
+processor = BatchProcessor(event_type=EventType.SQS)
+
+
+def _record(record: SQSRecord) -> None:
+    keys = [RecordKey.model_validate(entry) for entry in json.loads(record.body)]
+    metrics.add_metric(name="StreamDeliveriesQueued", unit="Count", value=router.route(keys))
+
+
+def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return dict(process_partial_response(event=event, record_handler=_record, processor=processor, context=context))
+
+
+handler = instrumented(_handle, correlation_id_path="Records[0].messageId")

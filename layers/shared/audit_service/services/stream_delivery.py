@@ -1,0 +1,276 @@
+"""Delivering a tenant's new log records to its streams, at least once (docs/architecture.md, Log streams).
+
+Three steps, each retried by its own queue:
+
+1. ``forward`` (run by CountLogRecordsFunction, which reads every new record of the log's stream anyway,
+   so the stream keeps two readers): the keys of new tenant records, no contents, to the route queue.
+2. ``StreamRouter`` (RouteLogStreamRecordsFunction): picks, per tenant, the streams whose filters select
+   each record, and queues one delivery per stream and chunk (keys only).
+3. ``StreamDelivery`` (DeliverLogStreamRecordsFunction): reads the chunk's records (only the stream's
+   tenant's: the key must start with its id, and each record opens only under the tenant's encryption
+   context), formats them as the API shows them, signs the body and POSTs it. A failure is retried by
+   the delivery queue with back-off; after ``give_up_after`` attempts the chunk's keys are kept in the
+   stream dead-letter queue and counted as failed (the records themselves stay in the log, encrypted).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from audit_service.dal.log_records import LogRecordStore, StoredRecord
+from audit_service.dal.streams import StreamItem, StreamsRepository
+from audit_service.domain.models import utc_now
+from audit_service.domain.streams import (
+    DELIVERY_HEADER,
+    SIGNATURE_HEADER,
+    STREAM_HEADER,
+    DestinationRefused,
+    check_destination,
+    selects,
+    signature,
+)
+from audit_service.observability import logger
+
+RECORDS_PER_DELIVERY = 100  # one BatchGetItem; a body of ~100-200 KB
+KEYS_PER_ROUTE_MESSAGE = 500  # ~60 KB of keys, well under SQS's 256 KB
+TIMEOUT_SECONDS = 5  # as EventBridge API destinations: a slower receiver counts as a failure
+
+
+class RecordKey(BaseModel):
+    """A new record, as forwarded: its key, kind and type, never its contents."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    pk: str
+    sk: str
+    type: str
+    ts_key: str
+
+    @property
+    def tenant_id(self) -> int | None:
+        owner = self.pk.split("#", 1)[0]
+        return int(owner) if owner.isdigit() else None
+
+    @property
+    def kind(self) -> str:
+        return self.pk.split("#")[1]
+
+
+class DeliveryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    tenant_id: int = Field(ge=1)
+    stream_id: str = Field(min_length=1, max_length=64)
+    records: list[tuple[str, str]] = Field(min_length=1, max_length=RECORDS_PER_DELIVERY)
+
+
+def forwarded_record(image: Mapping[str, Any]) -> RecordKey | None:
+    """The key of a new tenant record (a stream NewImage, DynamoDB-typed); None for the platform's records."""
+    values = {name: image.get(name, {}).get("S") for name in ("pk", "sk", "type", "ts_key")}
+    if not all(values.values()):
+        return None
+    record = RecordKey(**values)
+    return record if record.tenant_id is not None else None
+
+
+class Queue(Protocol):
+    def send(self, bodies: list[str]) -> None: ...
+
+
+class SqsQueue:
+    def __init__(self, sqs: Callable[[], Any], url: str | None) -> None:
+        self._sqs = sqs
+        self._url = url
+
+    def send(self, bodies: list[str]) -> None:
+        if not bodies:
+            return
+        if not self._url:
+            raise RuntimeError("the log stream queues are not configured")
+        for start in range(0, len(bodies), 10):
+            entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies[start : start + 10])]
+            response = self._sqs().send_message_batch(QueueUrl=self._url, Entries=entries)
+            if response.get("Failed"):
+                raise RuntimeError(f"{len(response['Failed'])} messages were not queued")
+
+
+def forward(records: Iterable[RecordKey], queue: Queue) -> int:
+    keys = [record.model_dump() for record in records]
+    step = KEYS_PER_ROUTE_MESSAGE
+    queue.send([json.dumps(keys[start : start + step]) for start in range(0, len(keys), step)])
+    return len(keys)
+
+
+class StreamRouter:
+    def __init__(self, streams: StreamsRepository, deliveries: Queue, *, ttl: float = 30.0) -> None:
+        self._streams = streams
+        self._deliveries = deliveries
+        self._ttl = ttl
+        self._cache: dict[int, tuple[float, list[StreamItem]]] = {}
+
+    def _streams_of(self, tenant_id: int) -> list[StreamItem]:
+        # A new stream starts carrying records within the cache's life (30 s), a deleted one stops (the
+        # delivery step reads the stream again and drops a chunk for a stream that is gone).
+        cached = self._cache.get(tenant_id)
+        if cached is None or time.monotonic() - cached[0] > self._ttl:
+            cached = (time.monotonic(), self._streams.of_tenant(tenant_id))
+            self._cache[tenant_id] = cached
+        return cached[1]
+
+    def route(self, records: Iterable[RecordKey]) -> int:
+        """Queue each record for every stream of its tenant that selects it; the number of deliveries queued."""
+        chosen: dict[tuple[int, str], list[tuple[str, str]]] = {}
+        for record in records:
+            tenant_id = record.tenant_id
+            if tenant_id is None:
+                continue
+            for stream in self._streams_of(tenant_id):
+                if selects(stream.kinds, stream.types, kind=record.kind, record_type=record.type):
+                    chosen.setdefault((tenant_id, stream.stream_id), []).append((record.pk, record.sk))
+        bodies = [
+            DeliveryRequest(
+                tenant_id=tenant_id, stream_id=stream_id, records=keys[start : start + RECORDS_PER_DELIVERY]
+            ).model_dump_json()
+            for (tenant_id, stream_id), keys in chosen.items()
+            for start in range(0, len(keys), RECORDS_PER_DELIVERY)
+        ]
+        self._deliveries.send(bodies)
+        return len(bodies)
+
+
+class DeliveryOutcome(StrEnum):
+    DELIVERED = "delivered"
+    KEPT = "kept"  # given up after the retry window: in the dead-letter queue, counted as failed
+    STREAM_GONE = "stream_gone"
+    NOTHING = "nothing"  # the records are no longer there (expired)
+
+
+class DeliveryFailed(Exception):
+    """The receiver did not take the delivery; the queue retries it."""
+
+
+@dataclass(frozen=True)
+class Sent:
+    status: int | None  # None: no HTTP answer (refused address, connection error, timeout)
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect could point the delivery at an address the destination check refuses: not followed."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects())
+
+
+def post(url: str, body: bytes, headers: Mapping[str, str]) -> Sent:
+    # check_destination allowed only http(s) URLs before this is called.
+    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310
+    try:
+        with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as response:
+            return Sent(int(response.status), str(response.reason or ""))
+    except urllib.error.HTTPError as error:
+        # The status line only: a receiver's body could echo what we sent, or secrets of its own.
+        return Sent(int(error.code), str(error.reason or "")[:200])
+    except (urllib.error.URLError, TimeoutError, OSError) as error:
+        reason = getattr(error, "reason", error)
+        return Sent(None, f"no answer: {type(reason).__name__}")
+
+
+Viewer = Callable[[str, StoredRecord], dict[str, Any]]
+
+
+class StreamDelivery:
+    def __init__(
+        self,
+        streams: StreamsRepository,
+        records: LogRecordStore,
+        destination: Callable[[StreamItem], tuple[str, str]],
+        view: Viewer,
+        dead_letters: Queue,
+        *,
+        allow_local_destinations: bool,
+        give_up_after: int,
+        send: Callable[[str, bytes, Mapping[str, str]], Sent] = post,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._streams = streams
+        self._records = records
+        self._destination = destination
+        self._view = view
+        self._dead_letters = dead_letters
+        self._allow_local = allow_local_destinations
+        self._give_up_after = give_up_after
+        self._send = send
+        self._clock = clock
+
+    def deliver(self, request: DeliveryRequest, *, delivery_id: str, attempt: int) -> DeliveryOutcome:
+        stream = self._streams.get(request.tenant_id, request.stream_id)
+        if stream is None:
+            return DeliveryOutcome.STREAM_GONE
+        owned = f"{request.tenant_id}#"
+        # Only the stream's tenant's records, whatever the message says.
+        keys = [(pk, sk) for pk, sk in request.records if pk.startswith(owned)]
+        found = sorted(self._records.records_by_key(keys), key=lambda record: record.ts_key)
+        if not found:
+            return DeliveryOutcome.NOTHING
+        body = "".join(self._line(request.tenant_id, record) + "\n" for record in found).encode()
+        url, secret = self._destination(stream)
+        try:
+            check_destination(url, allow_local=self._allow_local, resolve=True)
+            sent = self._send(
+                url,
+                body,
+                {
+                    "Content-Type": "application/x-ndjson",
+                    SIGNATURE_HEADER: signature(secret, int(time.time()), body),
+                    STREAM_HEADER: stream.stream_id,
+                    DELIVERY_HEADER: delivery_id,
+                    "User-Agent": "ld-audit-log-streams/1",
+                },
+            )
+        except DestinationRefused as error:
+            sent = Sent(None, f"destination refused: {error}")
+        if sent.ok:
+            newest = found[-1].ts_key.split("#", 1)[0]
+            self._streams.delivered(
+                stream.tenant_id, stream.stream_id, count=len(found), last_record_at=newest, now=self._clock()
+            )
+            return DeliveryOutcome.DELIVERED
+        self._streams.failed_attempt(
+            stream.tenant_id,
+            stream.stream_id,
+            error={"status": sent.status, "message": sent.message},
+            now=self._clock(),
+        )
+        logger.info(
+            "stream delivery failed",
+            extra={"stream_id": stream.stream_id, "status": sent.status, "attempt": attempt},
+        )
+        if attempt < self._give_up_after:
+            raise DeliveryFailed(f"stream {stream.stream_id}: {sent.status} {sent.message}")
+        self._dead_letters.send([request.model_dump_json()])
+        self._streams.kept(stream.tenant_id, stream.stream_id, count=len(found))
+        return DeliveryOutcome.KEPT
+
+    def _line(self, tenant_id: int, record: StoredRecord) -> str:
+        kind = record.pk.split("#")[1]
+        return json.dumps(
+            {"id": record.sk, "kind": kind, "tenant_id": tenant_id, "record": self._view(kind, record)},
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )

@@ -1,0 +1,155 @@
+"""A tenant's log streams: creating, listing, reading (with delivery health) and deleting them, audited."""
+
+from __future__ import annotations
+
+import secrets
+from typing import TYPE_CHECKING, Any
+
+from audit_service.dal.streams import StreamItem, StreamsRepository, no_such_stream, stream_sk
+from audit_service.domain.errors import Conflict, InvalidInput
+from audit_service.domain.models import Principal, RequestMetadata, iso_utc, utc_now
+from audit_service.domain.streams import (
+    MAX_STREAMS_PER_TENANT,
+    DestinationRefused,
+    NewStream,
+    StreamState,
+    check_destination,
+    lag_seconds,
+)
+from audit_service.services.changes import ChangeRecorder
+
+if TYPE_CHECKING:
+    from audit_service.crypto.envelope import Envelope
+    from audit_service.services.members import Members
+
+
+def destination_context(tenant_id: int) -> dict[str, str]:
+    return {"tenant_id": str(tenant_id)}
+
+
+def destination_binding(tenant_id: int, stream_id: str) -> str:
+    return f"{tenant_id}|{stream_sk(stream_id)}"
+
+
+class LogStreams:
+    def __init__(
+        self,
+        repository: StreamsRepository,
+        envelope: Envelope,
+        changes: ChangeRecorder,
+        members: Members,
+        *,
+        allow_local_destinations: bool,
+    ) -> None:
+        self._repo = repository
+        self._envelope = envelope
+        self._changes = changes
+        self._members = members
+        self._allow_local = allow_local_destinations
+
+    def create(
+        self, tenant_id: int, new: NewStream, *, principal: Principal, request: RequestMetadata
+    ) -> dict[str, Any]:
+        try:
+            check_destination(new.destination.url, allow_local=self._allow_local)
+        except DestinationRefused as error:
+            raise InvalidInput(f"destination.url: {error}") from error
+        if len(self._repo.of_tenant(tenant_id)) >= MAX_STREAMS_PER_TENANT:
+            raise Conflict(f"a tenant has at most {MAX_STREAMS_PER_TENANT} streams; delete one first")
+        stream_id = secrets.token_hex(12)
+        stream = StreamItem(
+            tenant_id=tenant_id,
+            stream_id=stream_id,
+            name=new.name,
+            destination_type=new.destination.type,
+            kinds=frozenset(kind.value for kind in new.kinds),
+            types=frozenset(new.types),
+            format=new.format.value,
+            created_at=utc_now(),
+            created_by=principal.user_id,
+            version=1,
+            sealed_destination=self._envelope.seal(
+                {"url": new.destination.url, "secret": new.destination.secret},
+                context=destination_context(tenant_id),
+                bind=destination_binding(tenant_id, stream_id),
+            ),
+        )
+        _event, audit = self._changes.put(
+            tenant_id=tenant_id,
+            event_type="log_stream_created",
+            author=self._members.author(tenant_id, principal.user_id),
+            request=request,
+            previous=None,
+            current=self._configuration(stream, new.destination.url),
+        )
+        self._repo.create(stream, audit_record=audit)
+        return self._view(stream, url=new.destination.url)
+
+    def list_streams(self, tenant_id: int) -> dict[str, Any]:
+        streams = self._repo.of_tenant(tenant_id)
+        return {"data": [self.view(stream) for stream in streams], "total": len(streams)}
+
+    def get(self, tenant_id: int, stream_id: str) -> dict[str, Any]:
+        return self.view(self._found(tenant_id, stream_id))
+
+    def delete(self, tenant_id: int, stream_id: str, *, principal: Principal, request: RequestMetadata) -> None:
+        stream = self._found(tenant_id, stream_id)
+        _event, audit = self._changes.put(
+            tenant_id=tenant_id,
+            event_type="log_stream_deleted",
+            author=self._members.author(tenant_id, principal.user_id),
+            request=request,
+            previous=self._configuration(stream, self.destination(stream)[0]),
+            current=None,
+        )
+        self._repo.delete(stream, audit_record=audit)
+
+    def destination(self, stream: StreamItem) -> tuple[str, str]:
+        """The stream's URL and signing secret (the secret never leaves the service but as a signature)."""
+        fields = self._envelope.open(
+            stream.sealed_destination,
+            context=destination_context(stream.tenant_id),
+            bind=destination_binding(stream.tenant_id, stream.stream_id),
+        )
+        return str(fields["url"]), str(fields["secret"])
+
+    def view(self, stream: StreamItem) -> dict[str, Any]:
+        return self._view(stream, url=self.destination(stream)[0])
+
+    def _found(self, tenant_id: int, stream_id: str) -> StreamItem:
+        stream = self._repo.get(tenant_id, stream_id)
+        if stream is None:
+            raise no_such_stream(tenant_id, stream_id)
+        return stream
+
+    @staticmethod
+    def _configuration(stream: StreamItem, url: str) -> dict[str, Any]:
+        """What the audit records show of a stream: everything but the secret."""
+        return {
+            "stream_id": stream.stream_id,
+            "name": stream.name,
+            "destination": {"type": stream.destination_type, "url": url},
+            "kinds": sorted(stream.kinds),
+            "types": sorted(stream.types),
+            "format": stream.format,
+        }
+
+    def _view(self, stream: StreamItem, *, url: str) -> dict[str, Any]:
+        state = StreamState.FAILING if stream.consecutive_failures else StreamState.ACTIVE
+        return {
+            "id": stream.stream_id,
+            "tenant_id": stream.tenant_id,
+            **{name: value for name, value in self._configuration(stream, url).items() if name != "stream_id"},
+            "created_at": iso_utc(stream.created_at),
+            "created_by": {"id": stream.created_by},
+            "health": {
+                "state": state.value,
+                "delivered": stream.delivered,
+                "failed": stream.failed,
+                "failed_attempts": stream.failed_attempts,
+                "last_delivered_at": iso_utc(stream.last_delivered_at) if stream.last_delivered_at else None,
+                "last_record_at": iso_utc(stream.last_record_at) if stream.last_record_at else None,
+                "lag_seconds": lag_seconds(stream.last_record_at, stream.last_delivered_at),
+                "last_error": stream.last_error,
+            },
+        }
