@@ -110,15 +110,15 @@ def forward(records: Iterable[RecordKey], queue: Queue) -> int:
 
 
 class StreamRouter:
-    def __init__(self, streams: StreamsRepository, deliveries: Queue, *, ttl: float = 30.0) -> None:
+    def __init__(self, streams: StreamsRepository, deliveries: Queue, *, ttl: float = 5.0) -> None:
         self._streams = streams
         self._deliveries = deliveries
         self._ttl = ttl
         self._cache: dict[int, tuple[float, list[StreamItem]]] = {}
 
     def _streams_of(self, tenant_id: int) -> list[StreamItem]:
-        # A new stream starts carrying records within the cache's life (30 s), a deleted one stops (the
-        # delivery step reads the stream again and drops a chunk for a stream that is gone).
+        # A new stream starts carrying records within the cache's life (5 s: one small Query per tenant and
+        # container), a deleted one at once (the delivery step reads the stream and drops its chunks).
         cached = self._cache.get(tenant_id)
         if cached is None or time.monotonic() - cached[0] > self._ttl:
             cached = (time.monotonic(), self._streams.of_tenant(tenant_id))
