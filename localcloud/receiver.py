@@ -35,6 +35,7 @@ class Receiver:
     echo: bool = False
     fail_next: int = 0  # answer 503 to this many deliveries, then recover
     records: list[dict[str, Any]] = field(default_factory=list)  # new records, in arrival order
+    lines: list[dict[str, Any]] = field(default_factory=list)  # every line taken, repeats included
     deliveries: list[dict[str, Any]] = field(default_factory=list)  # every request: headers, status
     _seen: set[tuple[str, str]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -80,6 +81,7 @@ class Receiver:
                 return status
             for line in body.decode().splitlines():
                 entry = json.loads(line)
+                self.lines.append(entry)
                 if (entry["kind"], entry["id"]) in self._seen:
                     continue  # a redelivery: at least once, deduplicated here on the record id
                 self._seen.add((entry["kind"], entry["id"]))

@@ -1,7 +1,9 @@
 """SQS consumer: new tenant records' keys (forwarded by CountLogRecordsFunction) -> one delivery per stream.
 
-Each message is a list of record keys (pk, sk, type, ts_key; no contents). For each record the tenant's
-streams whose kinds and types select it get it, in chunks of up to 100, on the delivery queue. A fault
+Each message is a list of record keys (pk, sk, type, ts_key; no contents): for each record the tenant's
+streams whose kinds and types select it get it, in chunks of up to 100, on the delivery queue. Or it is
+one page of a replay (a resume, or POST .../replay): the page's keys the stream selects go on the
+delivery queue marked replayed, and the next page's message back on this queue. A fault
 fails the message and SQS delivers it again (a re-routed chunk is delivered twice: receivers dedupe on
 the record id); after the queue's maxReceiveCount it moves to the route dead-letter queue (alarmed).
 """
@@ -17,7 +19,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from audit_service import container
 from audit_service.config import get_settings
 from audit_service.observability import instrumented, metrics
-from audit_service.services.stream_delivery import RecordKey
+from audit_service.services.stream_delivery import RecordKey, ReplayJob
 
 get_settings()
 router = container.stream_router()
@@ -25,8 +27,12 @@ processor = BatchProcessor(event_type=EventType.SQS)
 
 
 def _record(record: SQSRecord) -> None:
-    keys = [RecordKey.model_validate(entry) for entry in json.loads(record.body)]
-    metrics.add_metric(name="StreamDeliveriesQueued", unit="Count", value=router.route(keys))
+    body = json.loads(record.body)
+    if isinstance(body, dict):
+        queued = router.replay(ReplayJob.model_validate(body))
+    else:
+        queued = router.route(RecordKey.model_validate(entry) for entry in body)
+    metrics.add_metric(name="StreamDeliveriesQueued", unit="Count", value=queued)
 
 
 def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:

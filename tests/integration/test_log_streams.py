@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -277,3 +278,90 @@ def test_a_delivery_message_naming_another_tenants_records_delivers_none_of_them
     api.drain()
 
     assert receiver.deliveries == [] and receiver.records == []
+
+
+def stream_path(tenant_id: int, stream: dict[str, Any], action: str = "") -> str:
+    return f"/tenants/{tenant_id}/streams/{stream['id']}" + (f"/{action}" if action else "")
+
+
+def test_a_paused_stream_sends_nothing_and_its_resume_delivers_what_came_meanwhile_marked_replayed(
+    api: Api, stack: Stack, demo: dict[str, Any], receiver: Receiver
+) -> None:
+    tenant_id, owner = demo["tenants"][0]["id"], user(demo, "owner")
+    key = owner["api_key"]
+    stream = create(api, tenant_id, key, new_stream(receiver, types=["deployment_created"]))
+    api.drain()
+
+    status, paused = api.call("POST", stream_path(tenant_id, stream, "pause"), key)
+    assert status == 200 and paused["health"]["state"] == "paused" and paused["health"]["paused_at"]
+    assert api.call("POST", stream_path(tenant_id, stream, "pause"), key)[0] == 409
+    events = [product_page_event(tenant_id) for _ in range(3)]
+    publish(stack, *events)
+    api.drain()
+    assert receiver.deliveries == []
+
+    status, resumed = api.call("POST", stream_path(tenant_id, stream, "resume"), key)
+    assert status == 200 and resumed["health"]["state"] == "active" and resumed["health"]["paused_at"] is None
+    api.drain()
+
+    assert sorted(r["id"] for r in receiver.records) == sorted(e["event_id"] for e in events)
+    assert all(r["replayed"] for r in receiver.records)
+    assert api.call("POST", stream_path(tenant_id, stream, "resume"), key)[0] == 409
+    (pause_record,) = audit_of(api, tenant_id, key, "log_stream_paused")
+    (resume_record,) = audit_of(api, tenant_id, key, "log_stream_resumed")
+    assert (pause_record["previous"]["state"], pause_record["current"]["state"]) == ("active", "paused")
+    assert (resume_record["previous"]["state"], resume_record["current"]["state"]) == ("paused", "active")
+
+
+def test_a_replay_delivers_the_periods_records_again_in_order_marked_replayed(
+    api: Api, stack: Stack, demo: dict[str, Any], receiver: Receiver
+) -> None:
+    tenant_id, owner = demo["tenants"][0]["id"], user(demo, "owner")
+    key = owner["api_key"]
+    stream = create(api, tenant_id, key, new_stream(receiver, types=["deployment_created"]))
+    api.drain()
+    now = datetime.now(UTC)
+    events = [product_page_event(tenant_id, occurred_at=(now - timedelta(minutes=m)).isoformat()) for m in (3, 1, 2)]
+    publish(stack, *events)
+    api.drain()
+    assert not any(line["replayed"] for line in receiver.lines)
+    receiver.lines.clear()
+
+    since = (now - timedelta(minutes=10)).isoformat()
+    status, queued = api.call("POST", stream_path(tenant_id, stream, "replay"), key, {"from": since})
+    assert status == 202 and queued["status"] == "queued", queued
+    api.drain()
+
+    in_time_order = [e["event_id"] for e in sorted(events, key=lambda e: e["occurred_at"])]
+    assert [line["id"] for line in receiver.lines] == in_time_order
+    assert all(line["replayed"] for line in receiver.lines)
+    (record,) = audit_of(api, tenant_id, key, "log_stream_replayed")
+    assert record["current"]["stream_id"] == stream["id"]
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [
+        ({"from": (datetime.now(UTC) - timedelta(days=100)).isoformat()}, 400),  # before the plan's 90 days
+        ({"from": datetime.now(UTC).isoformat(), "to": (datetime.now(UTC) - timedelta(hours=1)).isoformat()}, 400),
+        ({"from": "2026-11-26T10:00:00"}, 400),  # no offset
+        ({"from": "yesterday"}, 400),
+        ({}, 400),
+    ],
+)
+def test_a_replay_outside_retention_or_malformed_is_refused(
+    api: Api, demo: dict[str, Any], receiver: Receiver, body: dict[str, Any], status: int
+) -> None:
+    tenant_id, key = demo["tenants"][0]["id"], user(demo, "owner")["api_key"]
+    stream = create(api, tenant_id, key, new_stream(receiver))
+    got, answer = api.call("POST", stream_path(tenant_id, stream, "replay"), key, body)
+    assert got == status, answer
+
+
+def test_a_paused_stream_is_not_replayed_until_resumed(api: Api, demo: dict[str, Any], receiver: Receiver) -> None:
+    tenant_id, key = demo["tenants"][0]["id"], user(demo, "owner")["api_key"]
+    stream = create(api, tenant_id, key, new_stream(receiver))
+    api.call("POST", stream_path(tenant_id, stream, "pause"), key)
+    since = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
+    status, answer = api.call("POST", stream_path(tenant_id, stream, "replay"), key, {"from": since})
+    assert status == 409, answer

@@ -69,6 +69,7 @@ BODIES: dict[str, dict[str, Any]] = {
         "kinds": ["security"],
         "types": ["authentication_failed"],
     },
+    "Replay": {"from": (datetime.now(UTC) - timedelta(hours=1)).isoformat()},
 }
 # Ids of changes are made up (a change must not alter the state the other cases run on): 404 for whoever may.
 MADE_UP_IDS: dict[str, str] = {

@@ -444,6 +444,7 @@ def streams_repository() -> StreamsRepository:
 
 @cache
 def log_streams() -> LogStreams:
+    from audit_service.services.stream_delivery import SqsQueue
     from audit_service.services.streams import LogStreams
 
     settings = get_settings()
@@ -452,6 +453,8 @@ def log_streams() -> LogStreams:
         envelope(),
         change_recorder(),
         members(),
+        tenants=tenant_directory(),
+        replays=SqsQueue(lambda: client("sqs"), settings.log_stream_route_queue_url),
         allow_local_destinations=settings.log_stream_allow_local_destinations,
     )
 
@@ -464,6 +467,8 @@ def stream_router() -> StreamRouter:
     return StreamRouter(
         streams_repository(),
         SqsQueue(lambda: client("sqs"), settings.log_stream_delivery_queue_url),
+        records=log_record_store(),
+        routes=SqsQueue(lambda: client("sqs"), settings.log_stream_route_queue_url),
     )
 
 

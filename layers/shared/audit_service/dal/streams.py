@@ -47,6 +47,10 @@ class StreamItem:
     last_delivered_at: datetime | None = None
     last_record_at: datetime | None = None
     last_error: dict[str, Any] | None = None
+    state: str = "active"  # or "paused"
+    paused_at: datetime | None = None
+    # The earliest record time of a chunk that arrived while paused (resume replays from here, or paused_at).
+    resume_from: str | None = None
 
 
 def _time(value: Any) -> datetime | None:
@@ -74,6 +78,9 @@ def _stream(values: dict[str, Any]) -> StreamItem:
         last_delivered_at=_time(values.get("last_delivered_at")),
         last_record_at=_time(values.get("last_record_at")),
         last_error={**error, "status": int(error["status"])} if error and error.get("status") is not None else error,
+        state=str(values.get("state", "active")),
+        paused_at=_time(values.get("paused_at")),
+        resume_from=values.get("resume_from"),
     )
 
 
@@ -141,6 +148,47 @@ class StreamsRepository:
                 audit_record,
             ]
         )
+
+    def set_state(self, stream: StreamItem, state: str, *, now: datetime, audit_record: dict[str, Any]) -> None:
+        """Pause (``paused``, from ``now``) or resume (``active``), guarded by the version read, with the audit
+        record; resuming forgets the pause."""
+        paused = state == "paused"
+        values = {":state": state, ":version": stream.version, ":one": 1, **({":now": iso_utc(now)} if paused else {})}
+        self._transact(
+            [
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": key(str(stream.tenant_id), stream_sk(stream.stream_id)),
+                        "UpdateExpression": "SET #state = :state, version = version + :one"
+                        + (", paused_at = :now" if paused else " REMOVE paused_at, resume_from"),
+                        "ConditionExpression": "version = :version",
+                        "ExpressionAttributeNames": {"#state": "state"},
+                        "ExpressionAttributeValues": to_item(values),
+                    }
+                },
+                audit_record,
+            ]
+        )
+
+    def hold(self, tenant_id: int, stream_id: str, *, earliest: str) -> bool:
+        """A chunk arrived while the stream is paused: remember its earliest record time for the resume.
+        False when the stream is not paused (any more): deliver the chunk instead."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=key(str(tenant_id), stream_sk(stream_id)),
+                UpdateExpression="SET resume_from = :ts",
+                ConditionExpression="#state = :paused AND (attribute_not_exists(resume_from) OR resume_from > :ts)",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues={":ts": {"S": earliest}, ":paused": {"S": "paused"}},
+            )
+            return True
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+        stream = self.get(tenant_id, stream_id)  # held already from an earlier time, or no longer paused
+        return stream is not None and stream.state == "paused"
 
     def _transact(self, items: list[dict[str, Any]]) -> None:
         try:

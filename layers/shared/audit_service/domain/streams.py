@@ -40,7 +40,8 @@ class StreamFormat(StrEnum):
 
 class StreamState(StrEnum):
     ACTIVE = "active"
-    FAILING = "failing"  # active, and its last delivery attempt failed (it is being retried)
+    FAILING = "failing"  # active, and its last delivery attempt failed (it is being retried); shown, not stored
+    PAUSED = "paused"  # nothing is sent; what comes meanwhile is delivered on resume (a replay from the pause)
 
 
 class HttpsDestination(BaseModel):
@@ -68,6 +69,21 @@ class NewStream(BaseModel):
         if len(set(value)) != len(value):
             raise ValueError("a value is named twice")
         return sorted(value)
+
+
+class Replay(BaseModel):
+    """``from`` (and ``to``, default now): the period whose records are delivered again."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    from_: datetime = Field(alias="from")
+    to: datetime | None = None
+
+    @field_validator("from_", "to")
+    @classmethod
+    def _with_offset(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("give the time with its offset (Z for UTC)")
+        return value
 
 
 def selects(kinds: frozenset[str], types: frozenset[str], *, kind: str, record_type: str) -> bool:

@@ -70,6 +70,20 @@ class DeliveryRequest(BaseModel):
     tenant_id: int = Field(ge=1)
     stream_id: str = Field(min_length=1, max_length=64)
     records: list[tuple[str, str]] = Field(min_length=1, max_length=RECORDS_PER_DELIVERY)
+    replayed: bool = False  # read again from the log (a replay, or a resume), not from the live feed
+
+
+class ReplayJob(BaseModel):
+    """Deliver a stream's records of a period again: one page of one partition per message, oldest first;
+    the message for the next page (or partition) is queued after this one's deliveries."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    tenant_id: int = Field(ge=1)
+    stream_id: str = Field(min_length=1, max_length=64)
+    partitions: list[str] = Field(min_length=1)
+    time_from: str  # ts_key bounds (an ISO time, or "<ISO time>#~" for an end)
+    time_to: str
+    after: dict[str, Any] | None = None  # where the first partition's next page starts
 
 
 def forwarded_record(image: Mapping[str, Any]) -> RecordKey | None:
@@ -109,11 +123,26 @@ def forward(records: Iterable[RecordKey], queue: Queue) -> int:
     return len(keys)
 
 
+REPLAY_PAGE = 1000  # records read per replay message (one Query of keys)
+
+
 class StreamRouter:
-    def __init__(self, streams: StreamsRepository, deliveries: Queue, *, ttl: float = 5.0) -> None:
+    def __init__(
+        self,
+        streams: StreamsRepository,
+        deliveries: Queue,
+        *,
+        records: LogRecordStore | None = None,
+        routes: Queue | None = None,
+        ttl: float = 5.0,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
         self._streams = streams
         self._deliveries = deliveries
+        self._records = records
+        self._routes = routes
         self._ttl = ttl
+        self._clock = clock
         self._cache: dict[int, tuple[float, list[StreamItem]]] = {}
 
     def _streams_of(self, tenant_id: int) -> list[StreamItem]:
@@ -136,19 +165,60 @@ class StreamRouter:
                 if selects(stream.kinds, stream.types, kind=record.kind, record_type=record.type):
                     chosen.setdefault((tenant_id, stream.stream_id), []).append((record.pk, record.sk))
         bodies = [
-            DeliveryRequest(
-                tenant_id=tenant_id, stream_id=stream_id, records=keys[start : start + RECORDS_PER_DELIVERY]
-            ).model_dump_json()
+            body
             for (tenant_id, stream_id), keys in chosen.items()
-            for start in range(0, len(keys), RECORDS_PER_DELIVERY)
+            for body in _chunks(tenant_id, stream_id, keys, replayed=False)
         ]
         self._deliveries.send(bodies)
         return len(bodies)
+
+    def replay(self, job: ReplayJob) -> int:
+        """One page of a replay: its records the stream selects, queued for delivery (marked replayed), then
+        the next page's job. The number of deliveries queued."""
+        if self._records is None or self._routes is None:
+            raise RuntimeError("this router cannot replay: no record store or route queue")
+        stream = self._streams.get(job.tenant_id, job.stream_id)
+        if stream is None:
+            return 0  # deleted meanwhile: the replay ends
+        pk = job.partitions[0]
+        items, after = self._records.keys_in_period(
+            pk, time_from=job.time_from, time_to=job.time_to, after=job.after, limit=REPLAY_PAGE
+        )
+        now = int(self._clock().timestamp())
+        keys = [
+            (str(item["pk"]), str(item["sk"]))
+            for item in items
+            if int(item.get("expires_at", now + 1)) > now
+            and str(item["pk"]).startswith(f"{job.tenant_id}#")
+            and selects(stream.kinds, stream.types, kind=str(item["pk"]).split("#")[1], record_type=str(item["type"]))
+        ]
+        bodies = _chunks(job.tenant_id, job.stream_id, keys, replayed=True)
+        self._deliveries.send(bodies)
+        if after is not None:
+            self._routes.send([job.model_copy(update={"after": after}).model_dump_json()])
+        elif len(job.partitions) > 1:
+            self._routes.send(
+                [job.model_copy(update={"partitions": job.partitions[1:], "after": None}).model_dump_json()]
+            )
+        return len(bodies)
+
+
+def _chunks(tenant_id: int, stream_id: str, keys: list[tuple[str, str]], *, replayed: bool) -> list[str]:
+    return [
+        DeliveryRequest(
+            tenant_id=tenant_id,
+            stream_id=stream_id,
+            records=keys[start : start + RECORDS_PER_DELIVERY],
+            replayed=replayed,
+        ).model_dump_json()
+        for start in range(0, len(keys), RECORDS_PER_DELIVERY)
+    ]
 
 
 class DeliveryOutcome(StrEnum):
     DELIVERED = "delivered"
     KEPT = "kept"  # given up after the retry window: in the dead-letter queue, counted as failed
+    HELD = "held"  # the stream is paused: its resume replays from this chunk's first record
     STREAM_GONE = "stream_gone"
     NOTHING = "nothing"  # the records are no longer there (expired)
 
@@ -228,7 +298,11 @@ class StreamDelivery:
         found = sorted(self._records.records_by_key(keys), key=lambda record: record.ts_key)
         if not found:
             return DeliveryOutcome.NOTHING
-        body = "".join(self._line(request.tenant_id, record) + "\n" for record in found).encode()
+        if stream.state == "paused" and self._streams.hold(
+            stream.tenant_id, stream.stream_id, earliest=found[0].ts_key.split("#", 1)[0]
+        ):
+            return DeliveryOutcome.HELD
+        body = "".join(self._line(request, record) + "\n" for record in found).encode()
         url, secret = self._destination(stream)
         try:
             check_destination(url, allow_local=self._allow_local, resolve=True)
@@ -267,10 +341,16 @@ class StreamDelivery:
         self._streams.kept(stream.tenant_id, stream.stream_id, count=len(found))
         return DeliveryOutcome.KEPT
 
-    def _line(self, tenant_id: int, record: StoredRecord) -> str:
+    def _line(self, request: DeliveryRequest, record: StoredRecord) -> str:
         kind = record.pk.split("#")[1]
         return json.dumps(
-            {"id": record.sk, "kind": kind, "tenant_id": tenant_id, "record": self._view(kind, record)},
+            {
+                "id": record.sk,
+                "kind": kind,
+                "tenant_id": request.tenant_id,
+                "replayed": request.replayed,
+                "record": self._view(kind, record),
+            },
             separators=(",", ":"),
             ensure_ascii=False,
         )

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from audit_service.dal.log_records import TIME_KEY_END, partitions
 from audit_service.dal.streams import StreamItem, StreamsRepository, no_such_stream, stream_sk
 from audit_service.domain.errors import Conflict, InvalidInput
 from audit_service.domain.models import Principal, RequestMetadata, iso_utc, utc_now
@@ -12,15 +15,18 @@ from audit_service.domain.streams import (
     MAX_STREAMS_PER_TENANT,
     DestinationRefused,
     NewStream,
+    Replay,
     StreamState,
     check_destination,
     lag_seconds,
 )
 from audit_service.services.changes import ChangeRecorder
+from audit_service.services.stream_delivery import Queue, ReplayJob
 
 if TYPE_CHECKING:
     from audit_service.crypto.envelope import Envelope
     from audit_service.services.members import Members
+    from audit_service.services.tenants import TenantDirectory
 
 
 def destination_context(tenant_id: int) -> dict[str, str]:
@@ -39,12 +45,16 @@ class LogStreams:
         changes: ChangeRecorder,
         members: Members,
         *,
+        tenants: TenantDirectory,
+        replays: Queue,
         allow_local_destinations: bool,
     ) -> None:
         self._repo = repository
         self._envelope = envelope
         self._changes = changes
         self._members = members
+        self._tenants = tenants
+        self._replays = replays
         self._allow_local = allow_local_destinations
 
     def create(
@@ -104,6 +114,100 @@ class LogStreams:
         )
         self._repo.delete(stream, audit_record=audit)
 
+    def pause(
+        self, tenant_id: int, stream_id: str, *, principal: Principal, request: RequestMetadata
+    ) -> dict[str, Any]:
+        """Nothing is sent until the stream is resumed; the records of the pause are delivered then."""
+        return self._change_state(tenant_id, stream_id, StreamState.PAUSED, principal=principal, request=request)
+
+    def resume(
+        self, tenant_id: int, stream_id: str, *, principal: Principal, request: RequestMetadata
+    ) -> dict[str, Any]:
+        """Send again; what the pause held back is replayed: every record from the pause (or from the first
+        record a delivery held back, if earlier) to now, marked replayed (some may have arrived before)."""
+        stream = self._found(tenant_id, stream_id)
+        if stream.state != StreamState.PAUSED.value or stream.paused_at is None:
+            raise Conflict(f"stream {stream_id} is not paused")
+        start = iso_utc(stream.paused_at)
+        if stream.resume_from is not None and stream.resume_from < start:
+            start = stream.resume_from
+        resumed = self._change_state(tenant_id, stream_id, StreamState.ACTIVE, principal=principal, request=request)
+        self._queue_replay(stream, start, iso_utc(utc_now()))
+        return resumed
+
+    def replay(
+        self, tenant_id: int, stream_id: str, period: Replay, *, principal: Principal, request: RequestMetadata
+    ) -> dict[str, Any]:
+        """Deliver the stream's records of ``period`` again (what its filters select, oldest first, marked
+        replayed), from a time within the tenant's retention."""
+        stream = self._found(tenant_id, stream_id)
+        if stream.state == StreamState.PAUSED.value:
+            raise Conflict(f"stream {stream_id} is paused; resume it (which replays the pause) first")
+        now = utc_now()
+        until = min(period.to or now, now)
+        plan = self._tenants.plan_of(tenant_id)
+        oldest = now - timedelta(days=plan.retention_days if plan is not None else 0)
+        if period.from_ < oldest:
+            raise InvalidInput(f"from: records older than the plan's retention ({iso_utc(oldest)}) are gone")
+        if period.from_ > until:
+            raise InvalidInput("from is after to")
+        self._changes.write(
+            tenant_id=tenant_id,
+            event_type="log_stream_replayed",
+            author=self._members.author(tenant_id, principal.user_id),
+            request=request,
+            previous=None,
+            current={"stream_id": stream_id, "from": iso_utc(period.from_), "to": iso_utc(until)},
+        )
+        self._queue_replay(stream, iso_utc(period.from_), iso_utc(until))
+        return {"stream_id": stream_id, "from": iso_utc(period.from_), "to": iso_utc(until), "status": "queued"}
+
+    def _queue_replay(self, stream: StreamItem, time_from: str, time_to: str) -> None:
+        keys = [
+            pk
+            for kind in sorted(stream.kinds)
+            for pk in partitions(stream.tenant_id, kind, self._tenants.layout_of(stream.tenant_id, kind))
+        ]
+        job = ReplayJob(
+            tenant_id=stream.tenant_id,
+            stream_id=stream.stream_id,
+            partitions=keys,
+            time_from=time_from,
+            time_to=f"{time_to}#{TIME_KEY_END}",
+        )
+        self._replays.send([job.model_dump_json()])
+
+    def _change_state(
+        self,
+        tenant_id: int,
+        stream_id: str,
+        state: StreamState,
+        *,
+        principal: Principal,
+        request: RequestMetadata,
+    ) -> dict[str, Any]:
+        stream = self._found(tenant_id, stream_id)
+        if stream.state == state.value:
+            raise Conflict(f"stream {stream_id} is already {state.value}")
+        _event, audit = self._changes.put(
+            tenant_id=tenant_id,
+            event_type="log_stream_paused" if state is StreamState.PAUSED else "log_stream_resumed",
+            author=self._members.author(tenant_id, principal.user_id),
+            request=request,
+            previous={"stream_id": stream_id, "state": stream.state},
+            current={"stream_id": stream_id, "state": state.value},
+        )
+        now = utc_now()
+        self._repo.set_state(stream, state.value, now=now, audit_record=audit)
+        changed = dataclasses.replace(
+            stream,
+            state=state.value,
+            version=stream.version + 1,
+            paused_at=now if state is StreamState.PAUSED else None,
+            resume_from=None if state is StreamState.ACTIVE else stream.resume_from,
+        )
+        return self.view(changed)
+
     def destination(self, stream: StreamItem) -> tuple[str, str]:
         """The stream's URL and signing secret (the secret never leaves the service but as a signature)."""
         fields = self._envelope.open(
@@ -135,7 +239,9 @@ class LogStreams:
         }
 
     def _view(self, stream: StreamItem, *, url: str) -> dict[str, Any]:
-        state = StreamState.FAILING if stream.consecutive_failures else StreamState.ACTIVE
+        state = StreamState(stream.state)
+        if state is StreamState.ACTIVE and stream.consecutive_failures:
+            state = StreamState.FAILING
         return {
             "id": stream.stream_id,
             "tenant_id": stream.tenant_id,
@@ -144,6 +250,7 @@ class LogStreams:
             "created_by": {"id": stream.created_by},
             "health": {
                 "state": state.value,
+                "paused_at": iso_utc(stream.paused_at) if stream.paused_at else None,
                 "delivered": stream.delivered,
                 "failed": stream.failed,
                 "failed_attempts": stream.failed_attempts,
