@@ -204,11 +204,40 @@ def test_a_delivery_that_keeps_failing_is_kept_counted_and_shown(
     assert [d["status"] for d in receiver.deliveries] == [503, 503, 503]  # LOG_STREAM_DELIVERY_ATTEMPTS
     _, got = api.call("GET", f"/tenants/{tenant_id}/streams/{stream['id']}", owner["api_key"])
     assert got["health"]["failed"] == 1 and got["health"]["delivered"] == 0
-    assert got["health"]["state"] == "failing"
     assert got["health"]["last_error"]["status"] == 503 and SECRET not in json.dumps(got)
     kept = clients("sqs").receive_message(QueueUrl=stack.ref("LogStreamDeadLetterQueue"), MaxNumberOfMessages=10)
     (message,) = kept["Messages"]
     assert json.loads(message["Body"])["records"][0][1] == event["event_id"]  # keys only, no contents
+
+
+def test_a_stream_that_keeps_failing_is_paused_with_a_security_event_and_its_resume_loses_nothing(
+    api: Api, stack: Stack, demo: dict[str, Any], receiver: Receiver
+) -> None:
+    tenant_id, owner = demo["tenants"][0]["id"], user(demo, "owner")
+    key = owner["api_key"]
+    stream = create(api, tenant_id, key, new_stream(receiver, types=["deployment_created"]))
+    api.drain()
+    receiver.fail_next = 3  # every attempt of the first chunk (LOG_STREAM_DELIVERY_ATTEMPTS=3) fails
+    first = product_page_event(tenant_id)
+    publish(stack, first)
+    api.drain()
+
+    _, got = api.call("GET", stream_path(tenant_id, stream), key)
+    assert got["health"]["state"] == "paused" and got["health"]["paused_by"] == "service"
+    status, security = api.call("GET", f"/audit/tenants/{tenant_id}/security?type=log_stream_paused", key)
+    assert status == 200, security
+    (event,) = security["data"]
+    assert event["stream_id"] == stream["id"] and "3 delivery attempts failed; last: 503" in event["reason"]
+
+    later = product_page_event(tenant_id)  # written while paused: held back
+    publish(stack, later)
+    api.drain()
+    assert receiver.records == []
+
+    status, resumed = api.call("POST", stream_path(tenant_id, stream, "resume"), key)  # the receiver is back
+    assert status == 200, resumed
+    api.drain()
+    assert sorted(r["id"] for r in receiver.records) == sorted([first["event_id"], later["event_id"]])
 
 
 def test_a_wrong_secret_is_refused_by_the_receiver(

@@ -51,6 +51,7 @@ class StreamItem:
     paused_at: datetime | None = None
     # The earliest record time of a chunk that arrived while paused (resume replays from here, or paused_at).
     resume_from: str | None = None
+    paused_by: str | None = None  # "owner" (POST .../pause) or "service" (deliveries kept failing)
 
 
 def _time(value: Any) -> datetime | None:
@@ -81,6 +82,7 @@ def _stream(values: dict[str, Any]) -> StreamItem:
         state=str(values.get("state", "active")),
         paused_at=_time(values.get("paused_at")),
         resume_from=values.get("resume_from"),
+        paused_by=values.get("paused_by"),
     )
 
 
@@ -153,7 +155,12 @@ class StreamsRepository:
         """Pause (``paused``, from ``now``) or resume (``active``), guarded by the version read, with the audit
         record; resuming forgets the pause."""
         paused = state == "paused"
-        values = {":state": state, ":version": stream.version, ":one": 1, **({":now": iso_utc(now)} if paused else {})}
+        values = {
+            ":state": state,
+            ":version": stream.version,
+            ":one": 1,
+            **({":now": iso_utc(now), ":by": "owner"} if paused else {}),
+        }
         self._transact(
             [
                 {
@@ -161,7 +168,11 @@ class StreamsRepository:
                         "TableName": self._table,
                         "Key": key(str(stream.tenant_id), stream_sk(stream.stream_id)),
                         "UpdateExpression": "SET #state = :state, version = version + :one"
-                        + (", paused_at = :now" if paused else " REMOVE paused_at, resume_from"),
+                        + (
+                            ", paused_at = :now, paused_by = :by"
+                            if paused
+                            else " REMOVE paused_at, resume_from, paused_by"
+                        ),
                         "ConditionExpression": "version = :version",
                         "ExpressionAttributeNames": {"#state": "state"},
                         "ExpressionAttributeValues": to_item(values),
@@ -170,6 +181,27 @@ class StreamsRepository:
                 audit_record,
             ]
         )
+
+    def auto_pause(self, tenant_id: int, stream_id: str, *, earliest: str, now: datetime) -> bool:
+        """Pause a stream whose deliveries kept failing, from ``earliest`` (the given-up chunk's first record,
+        so that the resume sends it again). False if it was paused already (or is gone)."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=key(str(tenant_id), stream_sk(stream_id)),
+                UpdateExpression="SET #state = :paused, paused_at = :now, paused_by = :service, resume_from = :ts, "
+                "version = version + :one",
+                ConditionExpression=f"{_EXISTS} AND (attribute_not_exists(#state) OR #state <> :paused)",
+                ExpressionAttributeNames={"#state": "state"},
+                ExpressionAttributeValues=to_item(
+                    {":paused": "paused", ":now": iso_utc(now), ":service": "service", ":ts": earliest, ":one": 1}
+                ),
+            )
+            return True
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+            return False
 
     def hold(self, tenant_id: int, stream_id: str, *, earliest: str) -> bool:
         """A chunk arrived while the stream is paused: remember its earliest record time for the resume.

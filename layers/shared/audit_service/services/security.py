@@ -137,6 +137,13 @@ class SecuritySignals:
         details = {"permission": permission.value, "requested_tenant_id": tenant_id}
         self._send(SecurityEventType.PERMISSION_DENIED, owner, actor_id, request, details)
 
+    def stream_paused(self, *, tenant_id: int, stream_id: str, reason: str, delivery_id: str) -> None:
+        """The service paused a tenant's log stream (its deliveries kept failing): the tenant's security log."""
+        details = {"stream_id": stream_id, "reason": reason}
+        self._send(
+            SecurityEventType.LOG_STREAM_PAUSED, tenant_id, None, RequestMetadata(request_id=delivery_id), details
+        )
+
     def _send(
         self,
         kind: SecurityEventType,

@@ -264,6 +264,10 @@ def post(url: str, body: bytes, headers: Mapping[str, str]) -> Sent:
 Viewer = Callable[[str, StoredRecord], dict[str, Any]]
 
 
+class PauseSignal(Protocol):
+    def __call__(self, *, tenant_id: int, stream_id: str, reason: str, delivery_id: str) -> None: ...
+
+
 class StreamDelivery:
     def __init__(
         self,
@@ -273,6 +277,7 @@ class StreamDelivery:
         view: Viewer,
         dead_letters: Queue,
         *,
+        paused: PauseSignal,
         allow_local_destinations: bool,
         give_up_after: int,
         send: Callable[[str, bytes, Mapping[str, str]], Sent] = post,
@@ -283,6 +288,7 @@ class StreamDelivery:
         self._destination = destination
         self._view = view
         self._dead_letters = dead_letters
+        self._paused = paused
         self._allow_local = allow_local_destinations
         self._give_up_after = give_up_after
         self._send = send
@@ -339,6 +345,12 @@ class StreamDelivery:
             raise DeliveryFailed(f"stream {stream.stream_id}: {sent.status} {sent.message}")
         self._dead_letters.send([request.model_dump_json()])
         self._streams.kept(stream.tenant_id, stream.stream_id, count=len(found))
+        # The threshold: a chunk given up on (every attempt of the retry window failed). The stream pauses
+        # from that chunk's first record, so its resume sends the chunk and all that followed.
+        earliest = found[0].ts_key.split("#", 1)[0]
+        if self._streams.auto_pause(stream.tenant_id, stream.stream_id, earliest=earliest, now=self._clock()):
+            reason = f"{self._give_up_after} delivery attempts failed; last: {sent.status} {sent.message}"
+            self._paused(tenant_id=stream.tenant_id, stream_id=stream.stream_id, reason=reason, delivery_id=delivery_id)
         return DeliveryOutcome.KEPT
 
     def _line(self, request: DeliveryRequest, record: StoredRecord) -> str:

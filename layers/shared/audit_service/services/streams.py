@@ -204,6 +204,7 @@ class LogStreams:
             state=state.value,
             version=stream.version + 1,
             paused_at=now if state is StreamState.PAUSED else None,
+            paused_by="owner" if state is StreamState.PAUSED else None,
             resume_from=None if state is StreamState.ACTIVE else stream.resume_from,
         )
         return self.view(changed)
@@ -251,6 +252,7 @@ class LogStreams:
             "health": {
                 "state": state.value,
                 "paused_at": iso_utc(stream.paused_at) if stream.paused_at else None,
+                "paused_by": stream.paused_by,
                 "delivered": stream.delivered,
                 "failed": stream.failed,
                 "failed_attempts": stream.failed_attempts,
