@@ -394,3 +394,22 @@ def test_a_paused_stream_is_not_replayed_until_resumed(api: Api, demo: dict[str,
     since = (datetime.now(UTC) - timedelta(minutes=5)).isoformat()
     status, answer = api.call("POST", stream_path(tenant_id, stream, "replay"), key, {"from": since})
     assert status == 409, answer
+
+
+def test_a_test_event_is_sent_signed_now_and_the_answer_shown(
+    api: Api, demo: dict[str, Any], receiver: Receiver
+) -> None:
+    tenant_id, key = demo["tenants"][0]["id"], user(demo, "owner")["api_key"]
+    stream = create(api, tenant_id, key, new_stream(receiver))
+    api.call("POST", stream_path(tenant_id, stream, "pause"), key)  # a test is sent whatever the state
+
+    status, sent = api.call("POST", stream_path(tenant_id, stream, "test"), key)
+
+    assert status == 200 and sent["delivered"] is True and sent["status"] == 200, sent
+    (line,) = receiver.lines
+    assert line["id"] == sent["id"] and line["kind"] == "test" and line["record"]["type"] == "log_stream_test"
+    receiver.fail_next = 1
+    status, failed = api.call("POST", stream_path(tenant_id, stream, "test"), key)
+    assert status == 200 and failed["delivered"] is False and failed["status"] == 503
+    _, got = api.call("GET", stream_path(tenant_id, stream), key)
+    assert got["health"]["delivered"] == 0 and got["health"]["failed_attempts"] == 0  # not counted

@@ -261,6 +261,27 @@ def post(url: str, body: bytes, headers: Mapping[str, str]) -> Sent:
         return Sent(None, f"no answer: {type(reason).__name__}")
 
 
+Sender = Callable[[str, bytes, Mapping[str, str]], Sent]
+
+
+def send_signed(
+    stream_id: str, url: str, secret: str, body: bytes, *, delivery_id: str, allow_local: bool, send: Sender = post
+) -> Sent:
+    """POST ``body`` to ``url`` signed with ``secret``, after checking the address it resolves to now."""
+    try:
+        check_destination(url, allow_local=allow_local, resolve=True)
+    except DestinationRefused as error:
+        return Sent(None, f"destination refused: {error}")
+    headers = {
+        "Content-Type": "application/x-ndjson",
+        SIGNATURE_HEADER: signature(secret, int(time.time()), body),
+        STREAM_HEADER: stream_id,
+        DELIVERY_HEADER: delivery_id,
+        "User-Agent": "ld-audit-log-streams/1",
+    }
+    return send(url, body, headers)
+
+
 Viewer = Callable[[str, StoredRecord], dict[str, Any]]
 
 
@@ -280,7 +301,7 @@ class StreamDelivery:
         paused: PauseSignal,
         allow_local_destinations: bool,
         give_up_after: int,
-        send: Callable[[str, bytes, Mapping[str, str]], Sent] = post,
+        send: Sender = post,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._streams = streams
@@ -310,21 +331,9 @@ class StreamDelivery:
             return DeliveryOutcome.HELD
         body = "".join(self._line(request, record) + "\n" for record in found).encode()
         url, secret = self._destination(stream)
-        try:
-            check_destination(url, allow_local=self._allow_local, resolve=True)
-            sent = self._send(
-                url,
-                body,
-                {
-                    "Content-Type": "application/x-ndjson",
-                    SIGNATURE_HEADER: signature(secret, int(time.time()), body),
-                    STREAM_HEADER: stream.stream_id,
-                    DELIVERY_HEADER: delivery_id,
-                    "User-Agent": "ld-audit-log-streams/1",
-                },
-            )
-        except DestinationRefused as error:
-            sent = Sent(None, f"destination refused: {error}")
+        sent = send_signed(
+            stream.stream_id, url, secret, body, delivery_id=delivery_id, allow_local=self._allow_local, send=self._send
+        )
         if sent.ok:
             newest = found[-1].ts_key.split("#", 1)[0]
             self._streams.delivered(

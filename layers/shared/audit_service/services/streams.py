@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import secrets
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
@@ -21,7 +22,7 @@ from audit_service.domain.streams import (
     lag_seconds,
 )
 from audit_service.services.changes import ChangeRecorder
-from audit_service.services.stream_delivery import Queue, ReplayJob
+from audit_service.services.stream_delivery import Queue, ReplayJob, send_signed
 
 if TYPE_CHECKING:
     from audit_service.crypto.envelope import Envelope
@@ -208,6 +209,28 @@ class LogStreams:
             resume_from=None if state is StreamState.ACTIVE else stream.resume_from,
         )
         return self.view(changed)
+
+    def send_test(self, tenant_id: int, stream_id: str, *, request: RequestMetadata) -> dict[str, Any]:
+        """One signed delivery of a single test line, now, whatever the stream's state; what the endpoint said.
+        It is shaped like a record's line (``kind`` ``test``), changes nothing and is not counted."""
+        stream = self._found(tenant_id, stream_id)
+        url, secret = self.destination(stream)
+        test_id = f"test-{secrets.token_hex(8)}"
+        line = {
+            "id": test_id,
+            "kind": "test",
+            "tenant_id": tenant_id,
+            "replayed": False,
+            "record": {
+                "type": "log_stream_test",
+                "timestamp": iso_utc(utc_now()),
+                "message": "A test delivery of this log stream; receivers may drop it.",
+                "request_id": request.request_id,
+            },
+        }
+        body = (json.dumps(line, separators=(",", ":")) + "\n").encode()
+        sent = send_signed(stream_id, url, secret, body, delivery_id=test_id, allow_local=self._allow_local)
+        return {"id": test_id, "delivered": sent.ok, "status": sent.status, "message": sent.message}
 
     def destination(self, stream: StreamItem) -> tuple[str, str]:
         """The stream's URL and signing secret (the secret never leaves the service but as a signature)."""
