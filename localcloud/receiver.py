@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -97,7 +98,7 @@ class Receiver:
         if self.log_file is not None:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
             with self.log_file.open("a") as out:
-                out.write(json.dumps({"stream_id": stream_id, **entry}) + "\n")
+                out.write(json.dumps({"stream_id": stream_id, "received_at": time.time(), **entry}) + "\n")
 
 
 def main() -> None:
