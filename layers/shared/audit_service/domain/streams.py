@@ -49,7 +49,7 @@ class HttpsDestination(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     type: Literal["https"]
-    url: Annotated[str, Field(min_length=8, max_length=2048)]
+    url: Annotated[str, Field(min_length=8, max_length=2048, pattern=r"^[\x21-\x7e]+$")]
     secret: Annotated[str, Field(min_length=32, max_length=256, pattern=r"^[\x21-\x7e]+$")]
 
 
@@ -145,13 +145,17 @@ def _addresses(host: str, port: int | None, *, resolve: bool) -> list[ipaddress.
         return [ipaddress.ip_address(host)]
     except ValueError:
         pass
+    try:  # the shorthand forms resolvers accept as IPv4 (127.1, 0x7f.0.0.1, 2130706433)
+        return [ipaddress.ip_address(socket.inet_aton(host))]
+    except OSError:
+        pass
     if host.lower() == "localhost":
         return [ipaddress.ip_address("127.0.0.1")]
     if not resolve:
         return []
     try:
         found = socket.getaddrinfo(host, port or 443, proto=socket.IPPROTO_TCP)
-    except OSError as error:
+    except (OSError, UnicodeError) as error:
         raise DestinationRefused("the URL's host does not resolve") from error
     return [ipaddress.ip_address(str(entry[4][0]).split("%", 1)[0]) for entry in found]
 

@@ -256,7 +256,8 @@ def post(url: str, body: bytes, headers: Mapping[str, str]) -> Sent:
     except urllib.error.HTTPError as error:
         # The status line only: a receiver's body could echo what we sent, or secrets of its own.
         return Sent(int(error.code), str(error.reason or "")[:200])
-    except (urllib.error.URLError, TimeoutError, OSError) as error:
+    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as error:
+        # ValueError: a URL http.client will not send (InvalidURL), or a host name that does not encode.
         reason = getattr(error, "reason", error)
         return Sent(None, f"no answer: {type(reason).__name__}")
 
