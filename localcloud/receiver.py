@@ -83,22 +83,31 @@ class Receiver:
             for line in body.decode().splitlines():
                 entry = json.loads(line)
                 self.lines.append(entry)
-                if (entry["kind"], entry["id"]) in self._seen:
+                seen = _identity(entry)
+                if seen in self._seen:
                     continue  # a redelivery: at least once, deduplicated here on the record id
-                self._seen.add((entry["kind"], entry["id"]))
+                self._seen.add(seen)
                 self.records.append(entry)
                 self._keep(headers.get(STREAM_HEADER.lower(), ""), entry)
             return status
 
     def _keep(self, stream_id: str, entry: dict[str, Any]) -> None:
-        record = entry["record"]
+        kind, record_id = _identity(entry)
+        record = entry.get("record") or entry.get("unmapped", {}).get("record") or {}
         kind_type = record.get("type") or record.get("action")
         if self.echo:
-            print(f"[receiver] stream {stream_id}: {entry['kind']} {kind_type} {entry['id']}", flush=True)
+            print(f"[receiver] stream {stream_id}: {kind} {kind_type} {record_id}", flush=True)
         if self.log_file is not None:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
             with self.log_file.open("a") as out:
                 out.write(json.dumps({"stream_id": stream_id, "received_at": time.time(), **entry}) + "\n")
+
+
+def _identity(entry: dict[str, Any]) -> tuple[str, str]:
+    """What a receiver dedupes on: the record's kind and id (a JSON line's own; an OCSF event's metadata.uid)."""
+    if "metadata" in entry:
+        return str(entry.get("unmapped", {}).get("kind", "")), str(entry["metadata"]["uid"])
+    return str(entry["kind"]), str(entry["id"])
 
 
 def main() -> None:

@@ -417,3 +417,23 @@ def test_a_test_event_is_sent_signed_now_and_the_answer_shown(
     assert status == 200 and failed["delivered"] is False and failed["status"] == 503
     _, got = api.call("GET", stream_path(tenant_id, stream), key)
     assert got["health"]["delivered"] == 0 and got["health"]["failed_attempts"] == 0  # not counted
+
+
+def test_an_ocsf_stream_gets_ocsf_events_keyed_by_the_record_id(
+    api: Api, stack: Stack, demo: dict[str, Any], receiver: Receiver
+) -> None:
+    tenant_id, owner = demo["tenants"][0]["id"], user(demo, "owner")
+    create(api, tenant_id, owner["api_key"], new_stream(receiver, kinds=["audit", "access"], format="ocsf"))
+    api.drain()
+    event = product_page_event(tenant_id)
+    publish(stack, event)
+    api.call("GET", f"/audit/tenants/{tenant_id}", owner["api_key"])  # an access-log record
+    api.drain()
+
+    by_id = {line["metadata"]["uid"]: line for line in receiver.lines}
+    created = by_id[event["event_id"]]
+    assert (created["class_uid"], created["activity_id"], created["type_uid"]) == (6003, 1, 600301)
+    assert created["actor"] == {"user": {"uid": "1", "name": "Jane Smith"}}
+    assert created["metadata"]["tenant_uid"] == str(tenant_id) and created["unmapped"]["replayed"] is False
+    reads = [line for line in receiver.lines if line["unmapped"]["kind"] == "access"]
+    assert reads and all((line["class_uid"], line["activity_id"]) == (6003, 2) for line in reads)

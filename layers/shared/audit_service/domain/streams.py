@@ -35,7 +35,8 @@ class StreamKind(StrEnum):
 
 
 class StreamFormat(StrEnum):
-    JSON_LINES = "jsonl"  # each line: {"id", "kind", "tenant_id", "record": the record as the API shows it}
+    JSON_LINES = "jsonl"  # each line: {"id", "kind", "tenant_id", "replayed", "record": as the API shows it}
+    OCSF = "ocsf"  # each line: one OCSF 1.1.0 event (domain/ocsf.py); metadata.uid is the record's id
 
 
 class StreamState(StrEnum):

@@ -30,11 +30,13 @@ from pydantic import BaseModel, ConfigDict, Field
 from audit_service.dal.log_records import LogRecordStore, StoredRecord
 from audit_service.dal.streams import StreamItem, StreamsRepository
 from audit_service.domain.models import utc_now
+from audit_service.domain.ocsf import to_ocsf
 from audit_service.domain.streams import (
     DELIVERY_HEADER,
     SIGNATURE_HEADER,
     STREAM_HEADER,
     DestinationRefused,
+    StreamFormat,
     check_destination,
     selects,
     signature,
@@ -330,7 +332,7 @@ class StreamDelivery:
             stream.tenant_id, stream.stream_id, earliest=found[0].ts_key.split("#", 1)[0]
         ):
             return DeliveryOutcome.HELD
-        body = "".join(self._line(request, record) + "\n" for record in found).encode()
+        body = "".join(self._line(request, record, stream.format) + "\n" for record in found).encode()
         url, secret = self._destination(stream)
         sent = send_signed(
             stream.stream_id, url, secret, body, delivery_id=delivery_id, allow_local=self._allow_local, send=self._send
@@ -363,16 +365,22 @@ class StreamDelivery:
             self._paused(tenant_id=stream.tenant_id, stream_id=stream.stream_id, reason=reason, delivery_id=delivery_id)
         return DeliveryOutcome.KEPT
 
-    def _line(self, request: DeliveryRequest, record: StoredRecord) -> str:
+    def _line(self, request: DeliveryRequest, record: StoredRecord, fmt: str) -> str:
         kind = record.pk.split("#")[1]
-        return json.dumps(
-            {
+        view = self._view(kind, record)
+        line = (
+            to_ocsf(kind, view, tenant_id=request.tenant_id, replayed=request.replayed)
+            if fmt == StreamFormat.OCSF.value
+            else {
                 "id": record.sk,
                 "kind": kind,
                 "tenant_id": request.tenant_id,
                 "replayed": request.replayed,
-                "record": self._view(kind, record),
-            },
+                "record": view,
+            }
+        )
+        return json.dumps(
+            line,
             separators=(",", ":"),
             ensure_ascii=False,
         )
