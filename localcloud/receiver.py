@@ -13,6 +13,7 @@ record id: deliveries are at least once), prints one line per new record and app
 from __future__ import annotations
 
 import argparse
+import hmac
 import json
 import threading
 import time
@@ -73,15 +74,14 @@ class Receiver:
     def take(self, headers: dict[str, str], body: bytes) -> int:
         """One delivery; ``headers`` by lower-case name (HTTP header names are case-insensitive)."""
         with self._lock:
-            signed = verify_signature(self.secret, headers.get(SIGNATURE_HEADER.lower(), ""), body)
-            status = 401 if not signed else 503 if self.fail_next > 0 else 200
-            if signed and self.fail_next > 0:
+            authenticated, entries = self._open(headers, body)
+            status = 401 if not authenticated else 503 if self.fail_next > 0 else 200
+            if authenticated and self.fail_next > 0:
                 self.fail_next -= 1
-            self.deliveries.append({"headers": headers, "status": status, "lines": body.count(b"\n")})
+            self.deliveries.append({"headers": headers, "status": status, "lines": len(entries)})
             if status != 200:
                 return status
-            for line in body.decode().splitlines():
-                entry = json.loads(line)
+            for entry in entries:
                 self.lines.append(entry)
                 seen = _identity(entry)
                 if seen in self._seen:
@@ -90,6 +90,19 @@ class Receiver:
                 self.records.append(entry)
                 self._keep(headers.get(STREAM_HEADER.lower(), ""), entry)
             return status
+
+    def _open(self, headers: dict[str, str], body: bytes) -> tuple[bool, list[dict[str, Any]]]:
+        """Whether the delivery proves it knows the secret, and its lines: a generic endpoint's signed JSON
+        lines, or what Splunk's HEC (a token, events per line) and Datadog's intake (a key, a JSON array of
+        entries whose message is the line) would receive."""
+        if headers.get("authorization", "").startswith("Splunk "):
+            lines = [json.loads(line)["event"] for line in body.decode().splitlines()]
+            return hmac.compare_digest(headers["authorization"], f"Splunk {self.secret}"), lines
+        if "dd-api-key" in headers:
+            lines = [json.loads(entry["message"]) for entry in json.loads(body)]
+            return hmac.compare_digest(headers["dd-api-key"], self.secret), lines
+        signed = verify_signature(self.secret, headers.get(SIGNATURE_HEADER.lower(), ""), body)
+        return signed, [json.loads(line) for line in body.decode().splitlines()] if signed else []
 
     def _keep(self, stream_id: str, entry: dict[str, Any]) -> None:
         kind, record_id = _identity(entry)

@@ -437,3 +437,31 @@ def test_an_ocsf_stream_gets_ocsf_events_keyed_by_the_record_id(
     assert created["metadata"]["tenant_uid"] == str(tenant_id) and created["unmapped"]["replayed"] is False
     reads = [line for line in receiver.lines if line["unmapped"]["kind"] == "access"]
     assert reads and all((line["class_uid"], line["activity_id"]) == (6003, 2) for line in reads)
+
+
+@pytest.mark.parametrize(
+    ("destination", "header"),
+    [
+        ({"type": "splunk_hec", "token": SECRET}, ("authorization", f"Splunk {SECRET}")),
+        ({"type": "datadog", "api_key": SECRET}, ("dd-api-key", SECRET)),
+    ],
+)
+def test_splunk_and_datadog_destinations_get_the_records_in_their_own_shape(
+    api: Api, stack: Stack, demo: dict[str, Any], receiver: Receiver, destination: dict[str, Any], header: Any
+) -> None:
+    tenant_id, key = demo["tenants"][0]["id"], user(demo, "owner")["api_key"]
+    body = new_stream(receiver, types=["deployment_created"])
+    body["destination"] = {**destination, "url": receiver.url}
+    stream = create(api, tenant_id, key, body)
+    assert stream["destination"] == {"type": destination["type"], "url": receiver.url}
+    api.drain()
+    event = product_page_event(tenant_id)
+
+    publish(stack, event)
+    api.drain()
+
+    assert [r["id"] for r in receiver.records] == [event["event_id"]]
+    (delivery,) = receiver.deliveries
+    assert delivery["status"] == 200 and delivery["headers"][header[0]] == header[1]
+    assert SIGNATURE_HEADER.lower() not in delivery["headers"]
+    assert SECRET not in json.dumps(api.call("GET", stream_path(tenant_id, stream), key)[1])

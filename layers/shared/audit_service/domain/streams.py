@@ -45,19 +45,58 @@ class StreamState(StrEnum):
     PAUSED = "paused"  # nothing is sent; what comes meanwhile is delivered on resume (a replay from the pause)
 
 
+Url = Annotated[str, Field(min_length=8, max_length=2048, pattern=r"^[\x21-\x7e]+$")]
+Credential = Annotated[str, Field(min_length=16, max_length=256, pattern=r"^[\x21-\x7e]+$")]
+
+
 class HttpsDestination(BaseModel):
     """A generic HTTPS endpoint; ``secret`` signs each delivery (HMAC-SHA256) and is never returned."""
 
     model_config = ConfigDict(extra="forbid")
     type: Literal["https"]
-    url: Annotated[str, Field(min_length=8, max_length=2048, pattern=r"^[\x21-\x7e]+$")]
+    url: Url
     secret: Annotated[str, Field(min_length=32, max_length=256, pattern=r"^[\x21-\x7e]+$")]
+
+    @property
+    def credential(self) -> str:
+        return self.secret
+
+
+class SplunkHecDestination(BaseModel):
+    """Splunk's HTTP Event Collector (``https://<host>:8088/services/collector/event``); ``token`` is the HEC
+    token (``Authorization: Splunk <token>``), never returned."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["splunk_hec"]
+    url: Url
+    token: Credential
+
+    @property
+    def credential(self) -> str:
+        return self.token
+
+
+class DatadogDestination(BaseModel):
+    """Datadog's logs intake (``https://http-intake.logs.<site>/api/v2/logs``); ``api_key`` (``DD-API-KEY``)
+    never returned."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["datadog"]
+    url: Url = "https://http-intake.logs.datadoghq.com/api/v2/logs"
+    api_key: Credential
+
+    @property
+    def credential(self) -> str:
+        return self.api_key
+
+
+Destination = Annotated[HttpsDestination | SplunkHecDestination | DatadogDestination, Field(discriminator="type")]
 
 
 class NewStream(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[^\x00-\x1f\x7f]+$")]
-    destination: HttpsDestination
+    destination: Destination
     kinds: Annotated[list[StreamKind], Field(min_length=1, max_length=3)]
     # Event types (audit: GET /audit/types; access: actions; security: permission_denied, authentication_failed).
     # Absent or empty: every type of the chosen kinds.

@@ -267,21 +267,68 @@ def post(url: str, body: bytes, headers: Mapping[str, str]) -> Sent:
 Sender = Callable[[str, bytes, Mapping[str, str]], Sent]
 
 
+@dataclass(frozen=True)
+class Line:
+    """One record as delivered (a JSON line's object, or an OCSF event), and its time in epoch seconds."""
+
+    value: dict[str, Any]
+    time: float
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_body(destination_type: str, lines: list[Line], *, tenant_id: int) -> bytes:
+    """The request body for a destination: JSON lines (https); HEC events, one per line (Splunk); a JSON array
+    of log entries whose message is the line (Datadog's logs intake, at most 1,000 a request)."""
+    if destination_type == "splunk_hec":
+        events = [
+            {"time": round(line.time, 3), "source": "ld-audit-log", "sourcetype": "_json", "event": line.value}
+            for line in lines
+        ]
+        return "".join(_compact(event) + "\n" for event in events).encode()
+    if destination_type == "datadog":
+        entries = [
+            {
+                "ddsource": "ld-audit-log",
+                "service": "audit-compliance",
+                "ddtags": f"tenant_id:{tenant_id}",
+                "message": _compact(line.value),
+            }
+            for line in lines
+        ]
+        return _compact(entries).encode()
+    return "".join(_compact(line.value) + "\n" for line in lines).encode()
+
+
 def send_signed(
-    stream_id: str, url: str, secret: str, body: bytes, *, delivery_id: str, allow_local: bool, send: Sender = post
+    destination_type: str,
+    stream_id: str,
+    url: str,
+    credential: str,
+    body: bytes,
+    *,
+    delivery_id: str,
+    allow_local: bool,
+    send: Sender = post,
 ) -> Sent:
-    """POST ``body`` to ``url`` signed with ``secret``, after checking the address it resolves to now."""
+    """POST ``body`` to ``url`` after checking the address it resolves to now: signed with the secret (https),
+    or with the destination's own credential header (Splunk's HEC token, Datadog's API key)."""
     try:
         check_destination(url, allow_local=allow_local, resolve=True)
     except DestinationRefused as error:
         return Sent(None, f"destination refused: {error}")
-    headers = {
-        "Content-Type": "application/x-ndjson",
-        SIGNATURE_HEADER: signature(secret, int(time.time()), body),
-        STREAM_HEADER: stream_id,
-        DELIVERY_HEADER: delivery_id,
-        "User-Agent": "ld-audit-log-streams/1",
-    }
+    headers = {STREAM_HEADER: stream_id, DELIVERY_HEADER: delivery_id, "User-Agent": "ld-audit-log-streams/1"}
+    if destination_type == "splunk_hec":
+        headers |= {"Content-Type": "application/json", "Authorization": f"Splunk {credential}"}
+    elif destination_type == "datadog":
+        headers |= {"Content-Type": "application/json", "DD-API-KEY": credential}
+    else:
+        headers |= {
+            "Content-Type": "application/x-ndjson",
+            SIGNATURE_HEADER: signature(credential, int(time.time()), body),
+        }
     return send(url, body, headers)
 
 
@@ -332,10 +379,18 @@ class StreamDelivery:
             stream.tenant_id, stream.stream_id, earliest=found[0].ts_key.split("#", 1)[0]
         ):
             return DeliveryOutcome.HELD
-        body = "".join(self._line(request, record, stream.format) + "\n" for record in found).encode()
-        url, secret = self._destination(stream)
+        lines = [self._line(request, record, stream.format) for record in found]
+        body = encode_body(stream.destination_type, lines, tenant_id=request.tenant_id)
+        url, credential = self._destination(stream)
         sent = send_signed(
-            stream.stream_id, url, secret, body, delivery_id=delivery_id, allow_local=self._allow_local, send=self._send
+            stream.destination_type,
+            stream.stream_id,
+            url,
+            credential,
+            body,
+            delivery_id=delivery_id,
+            allow_local=self._allow_local,
+            send=self._send,
         )
         if sent.ok:
             newest = found[-1].ts_key.split("#", 1)[0]
@@ -365,22 +420,11 @@ class StreamDelivery:
             self._paused(tenant_id=stream.tenant_id, stream_id=stream.stream_id, reason=reason, delivery_id=delivery_id)
         return DeliveryOutcome.KEPT
 
-    def _line(self, request: DeliveryRequest, record: StoredRecord, fmt: str) -> str:
+    def _line(self, request: DeliveryRequest, record: StoredRecord, fmt: str) -> Line:
         kind = record.pk.split("#")[1]
         view = self._view(kind, record)
-        line = (
-            to_ocsf(kind, view, tenant_id=request.tenant_id, replayed=request.replayed)
-            if fmt == StreamFormat.OCSF.value
-            else {
-                "id": record.sk,
-                "kind": kind,
-                "tenant_id": request.tenant_id,
-                "replayed": request.replayed,
-                "record": view,
-            }
-        )
-        return json.dumps(
-            line,
-            separators=(",", ":"),
-            ensure_ascii=False,
-        )
+        moment = datetime.fromisoformat(record.ts_key.split("#", 1)[0].replace("Z", "+00:00")).timestamp()
+        if fmt == StreamFormat.OCSF.value:
+            return Line(to_ocsf(kind, view, tenant_id=request.tenant_id, replayed=request.replayed), moment)
+        line = {"id": record.sk, "kind": kind, "tenant_id": request.tenant_id, "replayed": request.replayed}
+        return Line({**line, "record": view}, moment)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import secrets
+import time
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +22,7 @@ from audit_service.domain.streams import (
     lag_seconds,
 )
 from audit_service.services.changes import ChangeRecorder
-from audit_service.services.stream_delivery import Queue, ReplayJob, send_signed
+from audit_service.services.stream_delivery import Line, Queue, ReplayJob, encode_body, send_signed
 
 if TYPE_CHECKING:
     from audit_service.crypto.envelope import Envelope
@@ -80,7 +80,7 @@ class LogStreams:
             created_by=principal.user_id,
             version=1,
             sealed_destination=self._envelope.seal(
-                {"url": new.destination.url, "secret": new.destination.secret},
+                {"url": new.destination.url, "secret": new.destination.credential},
                 context=destination_context(tenant_id),
                 bind=destination_binding(tenant_id, stream_id),
             ),
@@ -228,8 +228,16 @@ class LogStreams:
                 "request_id": request.request_id,
             },
         }
-        body = (json.dumps(line, separators=(",", ":")) + "\n").encode()
-        sent = send_signed(stream_id, url, secret, body, delivery_id=test_id, allow_local=self._allow_local)
+        body = encode_body(stream.destination_type, [Line(line, time.time())], tenant_id=tenant_id)
+        sent = send_signed(
+            stream.destination_type,
+            stream_id,
+            url,
+            secret,
+            body,
+            delivery_id=test_id,
+            allow_local=self._allow_local,
+        )
         return {"id": test_id, "delivered": sent.ok, "status": sent.status, "message": sent.message}
 
     def destination(self, stream: StreamItem) -> tuple[str, str]:
