@@ -222,6 +222,23 @@ class StreamsRepository:
         stream = self.get(tenant_id, stream_id)  # held already from an earlier time, or no longer paused
         return stream is not None and stream.state == "paused"
 
+    def record_unchanged(self, stream: StreamItem, *, audit_record: dict[str, Any]) -> None:
+        """The audit record of an action on the stream as read (a replay asked for): written only if the
+        stream is still there and unchanged."""
+        self._transact(
+            [
+                {
+                    "ConditionCheck": {
+                        "TableName": self._table,
+                        "Key": key(str(stream.tenant_id), stream_sk(stream.stream_id)),
+                        "ConditionExpression": "version = :version",
+                        "ExpressionAttributeValues": {":version": {"N": str(stream.version)}},
+                    }
+                },
+                audit_record,
+            ]
+        )
+
     def _transact(self, items: list[dict[str, Any]]) -> None:
         try:
             self._db.transact_write_items(TransactItems=items)

@@ -60,29 +60,6 @@ class ChangeRecorder:
         )
         return event, self._records.put_request(record)
 
-    def write(
-        self,
-        *,
-        tenant_id: int | None,
-        event_type: str,
-        author: Ref,
-        request: RequestMetadata | None,
-        previous: dict[str, Any] | None,
-        current: dict[str, Any] | None,
-    ) -> AuditEvent:
-        """The audit record of an action that changes no item of ours (a replay asked for), written alone."""
-        event, record = self._build(
-            tenant_id=tenant_id,
-            event_type=event_type,
-            author=author,
-            request=request,
-            previous=previous,
-            current=current,
-            event_id=new_record_id(),
-        )
-        self._records.put(record)
-        return event
-
     def append(
         self, *, tenant_id: int | None, event_type: str, author: Ref, event_id: str, current: dict[str, Any]
     ) -> None:

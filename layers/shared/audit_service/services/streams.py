@@ -152,7 +152,7 @@ class LogStreams:
             raise InvalidInput(f"from: records older than the plan's retention ({iso_utc(oldest)}) are gone")
         if period.from_ > until:
             raise InvalidInput("from is after to")
-        self._changes.write(
+        _event, audit = self._changes.put(
             tenant_id=tenant_id,
             event_type="log_stream_replayed",
             author=self._members.author(tenant_id, principal.user_id),
@@ -160,6 +160,7 @@ class LogStreams:
             previous=None,
             current={"stream_id": stream_id, "from": iso_utc(period.from_), "to": iso_utc(until)},
         )
+        self._repo.record_unchanged(stream, audit_record=audit)
         self._queue_replay(stream, iso_utc(period.from_), iso_utc(until))
         return {"stream_id": stream_id, "from": iso_utc(period.from_), "to": iso_utc(until), "status": "queued"}
 
