@@ -16,6 +16,7 @@ from bench import (
     hot_partition,
     local_cloud,
     pages,
+    streams,
 )
 
 
@@ -36,6 +37,7 @@ def main() -> int:
             "hot-partition",
             "local-cloud",
             "console",
+            "streams",
         ],
         help="run one table",
     )
@@ -70,6 +72,12 @@ def main() -> int:
     if args.only in (None, "flooding"):
         table, passed = audit_paths.report(
             flooding.measure(), title="A flood of bad keys from one source (WAF, authorizer, recorder; simulated time)"
+        )
+        print(table, end="\n\n", flush=True)
+        ok = ok and passed
+    if args.only in (None, "streams"):
+        table, passed = audit_paths.report(
+            streams.measure(), title="Log streams: added calls, one stream's rate and latency (issue #15)"
         )
         print(table, end="\n\n", flush=True)
         ok = ok and passed

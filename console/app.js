@@ -339,7 +339,7 @@ function timeFields(query) {
   ["to", "To (UTC)", h("input", { id: "to", name: "to", type: "datetime-local", value: localInput(query.get("to")) })]];
 }
 
-const SECURITY_TYPES = ["authentication_failed", "permission_denied"];
+const SECURITY_TYPES = ["authentication_failed", "permission_denied", "log_stream_paused"];
 
 async function logTab(body, view) {
   const path = `/audit/tenants/${view.tenantId}/${view.tab}`;

@@ -10,7 +10,9 @@ from pathlib import Path
 
 from localcloud.cloud import LocalCloud, Options
 
-LOCAL_DEFAULTS = {"SealingWindowSeconds": "2"}
+# Records are sealed within seconds (AWS's default window is a minute), and log streams may deliver to the
+# local receiver (plain http on loopback, refused on AWS); a --parameter overrides either.
+LOCAL_DEFAULTS = {"SealingWindowSeconds": "2", "LogStreamAllowLocalDestinations": "true"}
 
 
 def _arguments() -> Options:
@@ -29,6 +31,12 @@ def _arguments() -> Options:
         default=int(os.environ.get("LOCAL_AWS_PORT", defaults.aws_port)),
         help="port of the embedded AWS endpoint (default 4566)",
     )
+    parser.add_argument(
+        "--receiver-port",
+        type=int,
+        default=int(os.environ.get("LOCAL_RECEIVER_PORT", defaults.receiver_port)),
+        help="port of the local log-stream receiver (default 4600; 0: none)",
+    )
     parser.add_argument("--state-file", type=Path, default=defaults.state_file)
     parser.add_argument("--no-seed", action="store_true", help="start empty, without the demo tenant")
     parser.add_argument("--quiet", action="store_true", help="do not print a line per API request")
@@ -43,12 +51,12 @@ def _arguments() -> Options:
     parameters = dict(item.split("=", 1) for item in args.parameter if "=" in item)
     if len(parameters) != len(args.parameter):
         parser.error("--parameter takes NAME=VALUE")
-    # Locally, records are sealed within seconds (AWS's default window is a minute); a --parameter overrides it.
     parameters = {**LOCAL_DEFAULTS, **parameters}
     return Options(
         host=args.host,
         port=args.port,
         aws_port=args.aws_port,
+        receiver_port=args.receiver_port,
         state_file=args.state_file,
         seed=not args.no_seed,
         log_requests=not args.quiet,
@@ -79,6 +87,11 @@ def _banner(cloud: LocalCloud) -> str:
             f"  curl -s {cloud.api_url}/audit/tenants/{cloud.demo['tenants'][0]['id']}/verify"
             f" -H 'ld-api-key: {users[0]['api_key']}'   # is the log complete and unmodified?",
         ]
+        if cloud.receiver is not None:
+            lines += [
+                "",
+                f"Log streams: a receiver on {cloud.receiver.url} (secret {cloud.receiver.secret}); see README.",
+            ]
     lines += ["", "Ctrl-C stops everything.", ""]
     return "\n".join(lines)
 

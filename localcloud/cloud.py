@@ -17,6 +17,7 @@ from localcloud.gateway import Gateway, serve
 from localcloud.mailer import LocalMailer
 from localcloud.pollers import Pollers
 from localcloud.provision import Stack, provision
+from localcloud.receiver import Receiver
 from localcloud.runtime import Runtime, install_lambda_invoker
 
 
@@ -25,6 +26,7 @@ class Options:
     host: str = "127.0.0.1"
     port: int = 3000
     aws_port: int = 4566
+    receiver_port: int = 4600  # the local log-stream receiver (localcloud/receiver.py); 0: none
     region: str = "us-east-1"
     stack_name: str = "audit-local"
     state_file: Path = Path(".local/demo.json")
@@ -50,6 +52,7 @@ class LocalCloud:
     _api: ThreadingHTTPServer | None = None
     _pollers: Pollers | None = None
     _mailer: LocalMailer | None = None
+    receiver: Receiver | None = None
 
     @property
     def aws_url(self) -> str:
@@ -128,6 +131,13 @@ class LocalCloud:
             echo=True,
         ).install()
         self._mailer.start()
+        if opts.receiver_port:
+            self.receiver = Receiver(
+                host=opts.host,
+                port=opts.receiver_port,
+                log_file=opts.state_file.with_name("received.jsonl"),
+                echo=True,
+            ).start()
         self._write_state()
 
     def _write_state(self) -> None:
@@ -141,6 +151,7 @@ class LocalCloud:
             "resources": self.stack.physical,
             "environment": self.stack.environment(),
             "outbox": str(self.options.outbox),
+            "receiver": {"url": self.receiver.url, "secret": self.receiver.secret} if self.receiver else None,
             **self.demo,
         }
         self.options.state_file.parent.mkdir(parents=True, exist_ok=True)
@@ -150,6 +161,8 @@ class LocalCloud:
         partial.replace(self.options.state_file)
 
     def stop(self) -> None:
+        if self.receiver is not None:
+            self.receiver.stop()
         if self._mailer is not None:
             self._mailer.stop()
         if self._pollers is not None:

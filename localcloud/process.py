@@ -35,6 +35,7 @@ def running(state_dir: Path, *parameters: str, timeout: float = 90) -> Iterator[
     state = state_dir / "demo.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     command = [sys.executable, "-m", "localcloud", "--port", str(free_port()), "--aws-port", str(free_port())]
+    command += ["--receiver-port", str(free_port())]  # the log-stream receiver: several clouds may run at once
     command += ["--state-file", str(state), "--quiet"]
     for parameter in parameters:
         command += ["--parameter", parameter]

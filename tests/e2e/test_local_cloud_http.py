@@ -382,6 +382,77 @@ def test_a_service_registers_a_type_on_the_bus_and_its_events_are_served(cloud: 
     assert (record["id"], record["name"], record["current"]) == (event_id, "Topic Created", {"partitions": 12})
 
 
+def _post(cloud: dict[str, Any], path: str, key: str, body: Any) -> tuple[int, Any]:
+    request = urllib.request.Request(
+        cloud["api_url"] + path,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"User-Agent": "e2e/1.0", "Content-Type": "application/json", "ld-api-key": key},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def test_a_stream_to_the_local_receiver_gets_the_tenants_new_records_signed(cloud: dict[str, Any]) -> None:
+    """Issue #15 on `make run`: a stream to the local receiver, a record published on the bus, received signed
+    (the receiver keeps only deliveries whose signature checks) with its id, within a few seconds."""
+    tenant_id, owner = cloud["tenants"][0]["id"], _user(cloud, "owner")
+    receiver = cloud["receiver"]
+    status, stream = _post(
+        cloud,
+        f"/tenants/{tenant_id}/streams",
+        owner["api_key"],
+        {
+            "name": "local SIEM",
+            "destination": {"type": "https", "url": receiver["url"], "secret": receiver["secret"]},
+            "kinds": ["audit"],
+            "types": ["deployment_created"],
+        },
+    )
+    assert status == 201, stream
+    time.sleep(5.5)  # the router reads a tenant's streams again after its cache (5 s)
+    event_id = f"stream-{time.time_ns()}"
+    boto3.client(
+        "events",
+        endpoint_url=cloud["aws_endpoint_url"],
+        region_name=cloud["region"],
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    ).put_events(
+        Entries=[
+            {
+                "EventBusName": cloud["resources"]["AuditEventBus"],
+                "Source": "laserdata.deployments",
+                "DetailType": "Audit Event",
+                "Detail": json.dumps(
+                    {
+                        "event_id": event_id,
+                        "type": "deployment_created",
+                        "tenant_id": tenant_id,
+                        "author": {"id": 1, "name": "Jane Smith"},
+                        "deployment": {"id": 42, "name": "prod-cluster"},
+                    }
+                ),
+            }
+        ]
+    )
+    received = Path(cloud["state"]).with_name("received.jsonl")
+    deadline = time.monotonic() + 15
+    while True:
+        lines = [json.loads(line) for line in received.read_text().splitlines()] if received.exists() else []
+        mine = [line for line in lines if line["id"] == event_id]
+        if mine:
+            break
+        assert time.monotonic() < deadline, "the record did not reach the receiver"
+        time.sleep(0.2)
+    (line,) = mine
+    assert line["stream_id"] == stream["id"] and line["tenant_id"] == tenant_id
+    assert line["record"]["deployment"] == {"id": 42, "name": "prod-cluster"}
+
+
 def test_ctrl_c_stops_cleanly(cloud: dict[str, Any]) -> None:
     process: subprocess.Popen[str] = cloud["process"]
     process.send_signal(signal.SIGINT)

@@ -62,9 +62,22 @@ BODIES: dict[str, dict[str, Any]] = {
     "NewInvitation": {"email": "new.comer@example.com", "role": "member"},
     "RoleChange": {"role": "auditor"},
     "Acceptance": {"secret": "S" * 32},
+    # a stream that selects nothing the matrix writes (failed logins are the platform's): no delivery is tried
+    "NewStream": {
+        "name": "SIEM",
+        "destination": {"type": "https", "url": "https://siem.example.com/ingest", "secret": "S" * 40},
+        "kinds": ["security"],
+        "types": ["authentication_failed"],
+    },
+    "Replay": {"from": (datetime.now(UTC) - timedelta(hours=1)).isoformat()},
 }
 # Ids of changes are made up (a change must not alter the state the other cases run on): 404 for whoever may.
-MADE_UP_IDS: dict[str, str] = {"invitation_id": "0" * 24, "user_id": "999999", "record_id": "nope"}
+MADE_UP_IDS: dict[str, str] = {
+    "invitation_id": "0" * 24,
+    "user_id": "999999",
+    "record_id": "nope",
+    "stream_id": "0" * 24,
+}
 
 
 @dataclass(frozen=True)
@@ -262,12 +275,15 @@ def world() -> Iterator[World]:
                 assert status == 201, invitation
                 status, export = api.call("GET", "/account/export", keys["member"])
                 assert status == 200, export
+                status, stream = api.call("POST", f"/tenants/{tenant_id}/streams", keys["owner"], BODIES["NewStream"])
+                assert status == 201, stream
                 values = {
                     "tenant_id": str(tenant_id),
                     "record_id": event["event_id"],
                     "invitation_id": invitation["id"],
                     "user_id": str(ids["member"]),
                     "export_id": export["export_id"],
+                    "stream_id": stream["id"],
                 }
                 yield World(api, stack, tenant_id, keys, ids, values)
             stored = json.dumps(scan_all(stack), default=str).lower()
@@ -396,6 +412,8 @@ NOT_ACCESS_LOGGED: dict[str, str] = {
     "get_own_settings": "the caller's own settings",
     "list_own_tenants": "the caller's own memberships",
     "get_tenant_resources": "the tenant's resource names (tenant:read), no personal data",
+    "list_log_streams": "the tenant's stream configuration and health (audit:stream); secrets are never returned",
+    "get_log_stream": "the tenant's stream configuration and health (audit:stream); secrets are never returned",
 }
 
 

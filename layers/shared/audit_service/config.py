@@ -45,6 +45,17 @@ class Settings(BaseModel):
     mailer_key_arn: str | None = None
     # Checkpoints and their anchors outlive every record they cover.
     checkpoint_retention_days: int = Field(default=800, ge=2)
+    # Log streams (services/streams.py, services/stream_delivery.py).
+    log_streams_table: str | None = None
+    log_stream_route_queue_url: str | None = None
+    log_stream_delivery_queue_url: str | None = None
+    log_stream_dead_letter_queue_url: str | None = None
+    # Plain http to loopback destinations: the local cloud's receiver only; never on AWS (template parameter).
+    log_stream_allow_local_destinations: bool = False
+    # Attempts before a delivery is kept in the dead-letter queue; the back-off between them doubles from
+    # LOG_STREAM_RETRY_BASE_SECONDS (docs/architecture.md, Log streams).
+    log_stream_delivery_attempts: int = Field(default=8, ge=1, le=100)
+    log_stream_retry_base_seconds: int = Field(default=30, ge=0, le=900)
     workflow_wait_seconds: float = Field(default=20.0, ge=0, le=25)
     aws_region: str = Field(default="us-east-1")
 

@@ -88,6 +88,7 @@ if TYPE_CHECKING:
     from audit_service.dal.counters import CounterStore
     from audit_service.dal.log_records import LogRecordStore
     from audit_service.dal.members import MembersRepository
+    from audit_service.dal.streams import StreamsRepository
     from audit_service.dal.users import UsersRepository
     from audit_service.services.access_log import AccessLog
     from audit_service.services.accounts import Accounts
@@ -103,6 +104,8 @@ if TYPE_CHECKING:
     from audit_service.services.notifications import Notifier
     from audit_service.services.sealer import Sealer
     from audit_service.services.security import SecurityEvents, SecuritySignals
+    from audit_service.services.stream_delivery import StreamDelivery, StreamRouter
+    from audit_service.services.streams import LogStreams
     from audit_service.services.tenants import TenantDirectory
     from audit_service.services.totals import Counter, Totals
     from audit_service.services.workflows import Workflows
@@ -430,6 +433,61 @@ def counter() -> Counter:
     from audit_service.services.totals import Counter
 
     return Counter(counter_store())
+
+
+@cache
+def streams_repository() -> StreamsRepository:
+    from audit_service.dal.streams import StreamsRepository
+
+    return StreamsRepository(client("dynamodb"), table=_required("log_streams_table", get_settings().log_streams_table))
+
+
+@cache
+def log_streams() -> LogStreams:
+    from audit_service.services.stream_delivery import SqsQueue
+    from audit_service.services.streams import LogStreams
+
+    settings = get_settings()
+    return LogStreams(
+        streams_repository(),
+        envelope(),
+        change_recorder(),
+        members(),
+        tenants=tenant_directory(),
+        replays=SqsQueue(lambda: client("sqs"), settings.log_stream_route_queue_url),
+        allow_local_destinations=settings.log_stream_allow_local_destinations,
+    )
+
+
+@cache
+def stream_router() -> StreamRouter:
+    from audit_service.services.stream_delivery import SqsQueue, StreamRouter
+
+    settings = get_settings()
+    return StreamRouter(
+        streams_repository(),
+        SqsQueue(lambda: client("sqs"), settings.log_stream_delivery_queue_url),
+        records=log_record_store(),
+        routes=SqsQueue(lambda: client("sqs"), settings.log_stream_route_queue_url),
+    )
+
+
+@cache
+def stream_delivery() -> StreamDelivery:
+    from audit_service.services.stream_delivery import SqsQueue, StreamDelivery
+
+    settings = get_settings()
+    views = {"audit": audit_log().view, "access": access_log().view, "security": security_events().view}
+    return StreamDelivery(
+        streams_repository(),
+        log_record_store(),
+        log_streams().destination,
+        lambda kind, record: views[kind](record),
+        SqsQueue(lambda: client("sqs"), settings.log_stream_dead_letter_queue_url),
+        paused=security_signals().stream_paused,
+        allow_local_destinations=settings.log_stream_allow_local_destinations,
+        give_up_after=settings.log_stream_delivery_attempts,
+    )
 
 
 def reset() -> None:

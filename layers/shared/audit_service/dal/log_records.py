@@ -198,6 +198,30 @@ class LogRecordStore:
         item: dict[str, Any] | None = response.get("Item")
         return item
 
+    def keys_in_period(
+        self, pk: str, *, time_from: str, time_to: str, after: dict[str, Any] | None, limit: int
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        """One page of a partition's records in a ``ts_key`` range, oldest first, keys and filter attributes
+        only (a replay's reading); and where the next page starts (None: the last)."""
+        arguments: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": BY_TIME,
+            "KeyConditionExpression": "pk = :pk AND ts_key BETWEEN :from AND :to",
+            "ExpressionAttributeValues": {":pk": {"S": pk}, ":from": {"S": time_from}, ":to": {"S": time_to}},
+            "ProjectionExpression": "pk, sk, #type, ts_key, expires_at",
+            "ExpressionAttributeNames": {"#type": "type"},
+            "ScanIndexForward": True,
+            "Limit": limit,
+        }
+        if after:
+            arguments["ExclusiveStartKey"] = after
+        response = self._db.query(**arguments)
+        return [from_item(item) for item in response.get("Items", [])], response.get("LastEvaluatedKey")
+
+    def records_by_key(self, keys: list[tuple[str, str]]) -> list[StoredRecord]:
+        """The records at these keys that exist (BatchGetItem, 100 keys a call), in no particular order."""
+        return [_record(item) for item in self.stored_items_by_key(keys)]
+
     def stored_items_by_key(self, keys: list[tuple[str, str]]) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
         for start in range(0, len(keys), 100):

@@ -37,6 +37,7 @@ _RESOURCES: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
     ("settings", "Settings", ("updated",)),
     ("account", "Account", ("exported", "erased")),
     ("audit_event_type", "Audit Event Type", ("registered",)),
+    ("log_stream", "Log Stream", ("created", "paused", "resumed", "replayed", "deleted")),
 )
 
 

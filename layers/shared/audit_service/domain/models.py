@@ -124,6 +124,7 @@ class Principal(Strict):
 class SecurityEventType(StrEnum):
     AUTHENTICATION_FAILED = "authentication_failed"
     PERMISSION_DENIED = "permission_denied"
+    LOG_STREAM_PAUSED = "log_stream_paused"  # the service paused a stream whose deliveries kept failing
 
 
 class AuthFailureReason(StrEnum):

@@ -19,6 +19,7 @@ class Permission(StrEnum):
     INVITATIONS_READ = "invitations:read"
     INVITATIONS_MANAGE = "invitations:manage"
     AUDIT_READ = "audit:read"
+    AUDIT_STREAM = "audit:stream"  # configure where the tenant's records are delivered (log streams)
 
 
 class Role(StrEnum):

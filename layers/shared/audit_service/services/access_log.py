@@ -101,6 +101,10 @@ class AccessLog:
             view=self._view,
         )
 
+    def view(self, record: StoredRecord) -> dict[str, Any]:
+        """One record as the tenant's listing shows it."""
+        return self._view(record)
+
     def _view(self, record: StoredRecord) -> dict[str, Any]:
         values = record.attributes
         tenant_id = int(values["tenant_id"]) if values.get("tenant_id") else None

@@ -224,6 +224,10 @@ class AuditLog:
             view=lambda record: self._view(record, with_tenant=True, member_of=member_of),
         )
 
+    def view(self, record: StoredRecord) -> dict[str, Any]:
+        """One record as the tenant's listing shows it."""
+        return self._view(record, with_tenant=False)
+
     def _view(self, record: StoredRecord, *, with_tenant: bool, member_of: set[int] | None = None) -> dict[str, Any]:
         values = record.attributes
         tenant_id = record.tenant_id

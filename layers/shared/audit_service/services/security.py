@@ -137,6 +137,13 @@ class SecuritySignals:
         details = {"permission": permission.value, "requested_tenant_id": tenant_id}
         self._send(SecurityEventType.PERMISSION_DENIED, owner, actor_id, request, details)
 
+    def stream_paused(self, *, tenant_id: int, stream_id: str, reason: str, delivery_id: str) -> None:
+        """The service paused a tenant's log stream (its deliveries kept failing): the tenant's security log."""
+        details = {"stream_id": stream_id, "reason": reason}
+        self._send(
+            SecurityEventType.LOG_STREAM_PAUSED, tenant_id, None, RequestMetadata(request_id=delivery_id), details
+        )
+
     def _send(
         self,
         kind: SecurityEventType,
@@ -281,6 +288,10 @@ class SecurityEvents:
 
     def _partitions(self, owner: int | None) -> tuple[str, ...]:
         return partitions(owner, KIND, self._layout_of(owner, KIND))
+
+    def view(self, record: StoredRecord) -> dict[str, Any]:
+        """One record as the tenant's listing shows it."""
+        return self._view(record)
 
     def _view(self, record: StoredRecord) -> dict[str, Any]:
         event = self.open(record)

@@ -1,0 +1,33 @@
+"""GET /tenants/{tenant_id}/streams: the tenant's log streams, each with its delivery health."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Path
+
+from audit_service import container
+from audit_service.api.contract import responses
+from audit_service.api.http import authorize, create_app, only_query_parameters
+from audit_service.config import get_settings
+from audit_service.domain.permissions import Permission
+from audit_service.observability import instrumented
+
+get_settings()
+streams = container.log_streams()
+container.envelope().load()  # its requests open each stream's destination: the Encryption SDK loads at init
+app = create_app()
+
+
+@app.get("/tenants/<tenant_id>/streams", responses=responses(200, 403, description='`{"data", "total"}`.'))
+def list_log_streams(tenant_id: Annotated[int, Path(ge=1)]) -> dict[str, Any]:
+    only_query_parameters(app, set())
+    authorize(app, Permission.AUDIT_STREAM, tenant_id=tenant_id)
+    return streams.list_streams(tenant_id)
+
+
+def _handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return app.resolve(event, context)
+
+
+handler = instrumented(_handle)

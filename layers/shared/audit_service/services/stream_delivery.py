@@ -1,0 +1,430 @@
+"""Delivering a tenant's new log records to its streams, at least once (docs/architecture.md, Log streams).
+
+Three steps, each retried by its own queue:
+
+1. ``forward`` (run by CountLogRecordsFunction, which reads every new record of the log's stream anyway,
+   so the stream keeps two readers): the keys of new tenant records, no contents, to the route queue.
+2. ``StreamRouter`` (RouteLogStreamRecordsFunction): picks, per tenant, the streams whose filters select
+   each record, and queues one delivery per stream and chunk (keys only).
+3. ``StreamDelivery`` (DeliverLogStreamRecordsFunction): reads the chunk's records (only the stream's
+   tenant's: the key must start with its id, and each record opens only under the tenant's encryption
+   context), formats them as the API shows them, signs the body and POSTs it. A failure is retried by
+   the delivery queue with back-off; after ``give_up_after`` attempts the chunk's keys are kept in the
+   stream dead-letter queue and counted as failed (the records themselves stay in the log, encrypted).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from audit_service.dal.log_records import LogRecordStore, StoredRecord
+from audit_service.dal.streams import StreamItem, StreamsRepository
+from audit_service.domain.models import utc_now
+from audit_service.domain.ocsf import to_ocsf
+from audit_service.domain.streams import (
+    DELIVERY_HEADER,
+    SIGNATURE_HEADER,
+    STREAM_HEADER,
+    DestinationRefused,
+    StreamFormat,
+    check_destination,
+    selects,
+    signature,
+)
+from audit_service.observability import logger
+
+RECORDS_PER_DELIVERY = 100  # one BatchGetItem; a body of ~100-200 KB
+KEYS_PER_ROUTE_MESSAGE = 500  # ~60 KB of keys, well under SQS's 256 KB
+TIMEOUT_SECONDS = 5  # as EventBridge API destinations: a slower receiver counts as a failure
+
+
+class RecordKey(BaseModel):
+    """A new record, as forwarded: its key, kind and type, never its contents."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    pk: str
+    sk: str
+    type: str
+    ts_key: str
+
+    @property
+    def tenant_id(self) -> int | None:
+        owner = self.pk.split("#", 1)[0]
+        return int(owner) if owner.isdigit() else None
+
+    @property
+    def kind(self) -> str:
+        return self.pk.split("#")[1]
+
+
+class DeliveryRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    tenant_id: int = Field(ge=1)
+    stream_id: str = Field(min_length=1, max_length=64)
+    records: list[tuple[str, str]] = Field(min_length=1, max_length=RECORDS_PER_DELIVERY)
+    replayed: bool = False  # read again from the log (a replay, or a resume), not from the live feed
+
+
+class ReplayJob(BaseModel):
+    """Deliver a stream's records of a period again: one page of one partition per message, oldest first;
+    the message for the next page (or partition) is queued after this one's deliveries."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    tenant_id: int = Field(ge=1)
+    stream_id: str = Field(min_length=1, max_length=64)
+    partitions: list[str] = Field(min_length=1)
+    time_from: str  # ts_key bounds (an ISO time, or "<ISO time>#~" for an end)
+    time_to: str
+    after: dict[str, Any] | None = None  # where the first partition's next page starts
+
+
+def forwarded_record(image: Mapping[str, Any]) -> RecordKey | None:
+    """The key of a new tenant record (a stream NewImage, DynamoDB-typed); None for the platform's records."""
+    values = {name: image.get(name, {}).get("S") for name in ("pk", "sk", "type", "ts_key")}
+    if not all(values.values()):
+        return None
+    record = RecordKey(**values)
+    return record if record.tenant_id is not None else None
+
+
+class Queue(Protocol):
+    def send(self, bodies: list[str]) -> None: ...
+
+
+class SqsQueue:
+    def __init__(self, sqs: Callable[[], Any], url: str | None) -> None:
+        self._sqs = sqs
+        self._url = url
+
+    def send(self, bodies: list[str]) -> None:
+        if not bodies:
+            return
+        if not self._url:
+            raise RuntimeError("the log stream queues are not configured")
+        for start in range(0, len(bodies), 10):
+            entries = [{"Id": str(i), "MessageBody": body} for i, body in enumerate(bodies[start : start + 10])]
+            response = self._sqs().send_message_batch(QueueUrl=self._url, Entries=entries)
+            if response.get("Failed"):
+                raise RuntimeError(f"{len(response['Failed'])} messages were not queued")
+
+
+def forward(records: Iterable[RecordKey], queue: Queue) -> int:
+    keys = [record.model_dump() for record in records]
+    step = KEYS_PER_ROUTE_MESSAGE
+    queue.send([json.dumps(keys[start : start + step]) for start in range(0, len(keys), step)])
+    return len(keys)
+
+
+REPLAY_PAGE = 1000  # records read per replay message (one Query of keys)
+
+
+class StreamRouter:
+    def __init__(
+        self,
+        streams: StreamsRepository,
+        deliveries: Queue,
+        *,
+        records: LogRecordStore | None = None,
+        routes: Queue | None = None,
+        ttl: float = 5.0,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._streams = streams
+        self._deliveries = deliveries
+        self._records = records
+        self._routes = routes
+        self._ttl = ttl
+        self._clock = clock
+        self._cache: dict[int, tuple[float, list[StreamItem]]] = {}
+
+    def _streams_of(self, tenant_id: int) -> list[StreamItem]:
+        # A new stream starts carrying records within the cache's life (5 s: one small Query per tenant and
+        # container), a deleted one at once (the delivery step reads the stream and drops its chunks).
+        cached = self._cache.get(tenant_id)
+        if cached is None or time.monotonic() - cached[0] > self._ttl:
+            cached = (time.monotonic(), self._streams.of_tenant(tenant_id))
+            self._cache[tenant_id] = cached
+        return cached[1]
+
+    def route(self, records: Iterable[RecordKey]) -> int:
+        """Queue each record for every stream of its tenant that selects it; the number of deliveries queued."""
+        chosen: dict[tuple[int, str], list[tuple[str, str]]] = {}
+        for record in records:
+            tenant_id = record.tenant_id
+            if tenant_id is None:
+                continue
+            for stream in self._streams_of(tenant_id):
+                if selects(stream.kinds, stream.types, kind=record.kind, record_type=record.type):
+                    chosen.setdefault((tenant_id, stream.stream_id), []).append((record.pk, record.sk))
+        bodies = [
+            body
+            for (tenant_id, stream_id), keys in chosen.items()
+            for body in _chunks(tenant_id, stream_id, keys, replayed=False)
+        ]
+        self._deliveries.send(bodies)
+        return len(bodies)
+
+    def replay(self, job: ReplayJob) -> int:
+        """One page of a replay: its records the stream selects, queued for delivery (marked replayed), then
+        the next page's job. The number of deliveries queued."""
+        if self._records is None or self._routes is None:
+            raise RuntimeError("this router cannot replay: no record store or route queue")
+        stream = self._streams.get(job.tenant_id, job.stream_id)
+        if stream is None:
+            return 0  # deleted meanwhile: the replay ends
+        pk = job.partitions[0]
+        items, after = self._records.keys_in_period(
+            pk, time_from=job.time_from, time_to=job.time_to, after=job.after, limit=REPLAY_PAGE
+        )
+        now = int(self._clock().timestamp())
+        keys = [
+            (str(item["pk"]), str(item["sk"]))
+            for item in items
+            if int(item.get("expires_at", now + 1)) > now
+            and str(item["pk"]).startswith(f"{job.tenant_id}#")
+            and selects(stream.kinds, stream.types, kind=str(item["pk"]).split("#")[1], record_type=str(item["type"]))
+        ]
+        bodies = _chunks(job.tenant_id, job.stream_id, keys, replayed=True)
+        self._deliveries.send(bodies)
+        if after is not None:
+            self._routes.send([job.model_copy(update={"after": after}).model_dump_json()])
+        elif len(job.partitions) > 1:
+            self._routes.send(
+                [job.model_copy(update={"partitions": job.partitions[1:], "after": None}).model_dump_json()]
+            )
+        return len(bodies)
+
+
+def _chunks(tenant_id: int, stream_id: str, keys: list[tuple[str, str]], *, replayed: bool) -> list[str]:
+    return [
+        DeliveryRequest(
+            tenant_id=tenant_id,
+            stream_id=stream_id,
+            records=keys[start : start + RECORDS_PER_DELIVERY],
+            replayed=replayed,
+        ).model_dump_json()
+        for start in range(0, len(keys), RECORDS_PER_DELIVERY)
+    ]
+
+
+class DeliveryOutcome(StrEnum):
+    DELIVERED = "delivered"
+    KEPT = "kept"  # given up after the retry window: in the dead-letter queue, counted as failed
+    HELD = "held"  # the stream is paused: its resume replays from this chunk's first record
+    STREAM_GONE = "stream_gone"
+    NOTHING = "nothing"  # the records are no longer there (expired)
+
+
+class DeliveryFailed(Exception):
+    """The receiver did not take the delivery; the queue retries it."""
+
+
+@dataclass(frozen=True)
+class Sent:
+    status: int | None  # None: no HTTP answer (refused address, connection error, timeout)
+    message: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect could point the delivery at an address the destination check refuses: not followed."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects())
+
+
+def post(url: str, body: bytes, headers: Mapping[str, str]) -> Sent:
+    # check_destination allowed only http(s) URLs before this is called.
+    request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310
+    try:
+        with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as response:
+            return Sent(int(response.status), str(response.reason or ""))
+    except urllib.error.HTTPError as error:
+        # The status line only: a receiver's body could echo what we sent, or secrets of its own.
+        return Sent(int(error.code), str(error.reason or "")[:200])
+    except (urllib.error.URLError, TimeoutError, OSError, ValueError) as error:
+        # ValueError: a URL http.client will not send (InvalidURL), or a host name that does not encode.
+        reason = getattr(error, "reason", error)
+        return Sent(None, f"no answer: {type(reason).__name__}")
+
+
+Sender = Callable[[str, bytes, Mapping[str, str]], Sent]
+
+
+@dataclass(frozen=True)
+class Line:
+    """One record as delivered (a JSON line's object, or an OCSF event), and its time in epoch seconds."""
+
+    value: dict[str, Any]
+    time: float
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_body(destination_type: str, lines: list[Line], *, tenant_id: int) -> bytes:
+    """The request body for a destination: JSON lines (https); HEC events, one per line (Splunk); a JSON array
+    of log entries whose message is the line (Datadog's logs intake, at most 1,000 a request)."""
+    if destination_type == "splunk_hec":
+        events = [
+            {"time": round(line.time, 3), "source": "ld-audit-log", "sourcetype": "_json", "event": line.value}
+            for line in lines
+        ]
+        return "".join(_compact(event) + "\n" for event in events).encode()
+    if destination_type == "datadog":
+        entries = [
+            {
+                "ddsource": "ld-audit-log",
+                "service": "audit-compliance",
+                "ddtags": f"tenant_id:{tenant_id}",
+                "message": _compact(line.value),
+            }
+            for line in lines
+        ]
+        return _compact(entries).encode()
+    return "".join(_compact(line.value) + "\n" for line in lines).encode()
+
+
+def send_signed(
+    destination_type: str,
+    stream_id: str,
+    url: str,
+    credential: str,
+    body: bytes,
+    *,
+    delivery_id: str,
+    allow_local: bool,
+    send: Sender = post,
+) -> Sent:
+    """POST ``body`` to ``url`` after checking the address it resolves to now: signed with the secret (https),
+    or with the destination's own credential header (Splunk's HEC token, Datadog's API key)."""
+    try:
+        check_destination(url, allow_local=allow_local, resolve=True)
+    except DestinationRefused as error:
+        return Sent(None, f"destination refused: {error}")
+    headers = {STREAM_HEADER: stream_id, DELIVERY_HEADER: delivery_id, "User-Agent": "ld-audit-log-streams/1"}
+    if destination_type == "splunk_hec":
+        headers |= {"Content-Type": "application/json", "Authorization": f"Splunk {credential}"}
+    elif destination_type == "datadog":
+        headers |= {"Content-Type": "application/json", "DD-API-KEY": credential}
+    else:
+        headers |= {
+            "Content-Type": "application/x-ndjson",
+            SIGNATURE_HEADER: signature(credential, int(time.time()), body),
+        }
+    return send(url, body, headers)
+
+
+Viewer = Callable[[str, StoredRecord], dict[str, Any]]
+
+
+class PauseSignal(Protocol):
+    def __call__(self, *, tenant_id: int, stream_id: str, reason: str, delivery_id: str) -> None: ...
+
+
+class StreamDelivery:
+    def __init__(
+        self,
+        streams: StreamsRepository,
+        records: LogRecordStore,
+        destination: Callable[[StreamItem], tuple[str, str]],
+        view: Viewer,
+        dead_letters: Queue,
+        *,
+        paused: PauseSignal,
+        allow_local_destinations: bool,
+        give_up_after: int,
+        send: Sender = post,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._streams = streams
+        self._records = records
+        self._destination = destination
+        self._view = view
+        self._dead_letters = dead_letters
+        self._paused = paused
+        self._allow_local = allow_local_destinations
+        self._give_up_after = give_up_after
+        self._send = send
+        self._clock = clock
+
+    def deliver(self, request: DeliveryRequest, *, delivery_id: str, attempt: int) -> DeliveryOutcome:
+        stream = self._streams.get(request.tenant_id, request.stream_id)
+        if stream is None:
+            return DeliveryOutcome.STREAM_GONE
+        owned = f"{request.tenant_id}#"
+        # Only the stream's tenant's records, whatever the message says.
+        keys = [(pk, sk) for pk, sk in request.records if pk.startswith(owned)]
+        found = sorted(self._records.records_by_key(keys), key=lambda record: record.ts_key)
+        if not found:
+            return DeliveryOutcome.NOTHING
+        if stream.state == "paused" and self._streams.hold(
+            stream.tenant_id, stream.stream_id, earliest=found[0].ts_key.split("#", 1)[0]
+        ):
+            return DeliveryOutcome.HELD
+        lines = [self._line(request, record, stream.format) for record in found]
+        body = encode_body(stream.destination_type, lines, tenant_id=request.tenant_id)
+        url, credential = self._destination(stream)
+        sent = send_signed(
+            stream.destination_type,
+            stream.stream_id,
+            url,
+            credential,
+            body,
+            delivery_id=delivery_id,
+            allow_local=self._allow_local,
+            send=self._send,
+        )
+        if sent.ok:
+            newest = found[-1].ts_key.split("#", 1)[0]
+            self._streams.delivered(
+                stream.tenant_id, stream.stream_id, count=len(found), last_record_at=newest, now=self._clock()
+            )
+            return DeliveryOutcome.DELIVERED
+        self._streams.failed_attempt(
+            stream.tenant_id,
+            stream.stream_id,
+            error={"status": sent.status, "message": sent.message},
+            now=self._clock(),
+        )
+        logger.info(
+            "stream delivery failed",
+            extra={"stream_id": stream.stream_id, "status": sent.status, "attempt": attempt},
+        )
+        if attempt < self._give_up_after:
+            raise DeliveryFailed(f"stream {stream.stream_id}: {sent.status} {sent.message}")
+        self._dead_letters.send([request.model_dump_json()])
+        self._streams.kept(stream.tenant_id, stream.stream_id, count=len(found))
+        # The threshold: a chunk given up on (every attempt of the retry window failed). The stream pauses
+        # from that chunk's first record, so its resume sends the chunk and all that followed.
+        earliest = found[0].ts_key.split("#", 1)[0]
+        if self._streams.auto_pause(stream.tenant_id, stream.stream_id, earliest=earliest, now=self._clock()):
+            reason = f"{self._give_up_after} delivery attempts failed; last: {sent.status} {sent.message}"
+            self._paused(tenant_id=stream.tenant_id, stream_id=stream.stream_id, reason=reason, delivery_id=delivery_id)
+        return DeliveryOutcome.KEPT
+
+    def _line(self, request: DeliveryRequest, record: StoredRecord, fmt: str) -> Line:
+        kind = record.pk.split("#")[1]
+        view = self._view(kind, record)
+        moment = datetime.fromisoformat(record.ts_key.split("#", 1)[0].replace("Z", "+00:00")).timestamp()
+        if fmt == StreamFormat.OCSF.value:
+            return Line(to_ocsf(kind, view, tenant_id=request.tenant_id, replayed=request.replayed), moment)
+        line = {"id": record.sk, "kind": kind, "tenant_id": request.tenant_id, "replayed": request.replayed}
+        return Line({**line, "record": view}, moment)
