@@ -269,6 +269,8 @@ class Meter:
         self._tables = tables_by_name
         self.calls: Counter[str] = Counter()
         self._dynamodb: list[tuple[str, dict[str, Any], dict[str, Any]]] = []
+        self.sqs_messages = 0  # messages sent with SendMessageBatch
+        self.sqs_billed = 0  # and the requests SQS bills for them (64 KB chunks of each batch)
 
     @contextmanager
     def on(self) -> Iterator[Meter]:
@@ -280,6 +282,11 @@ class Meter:
             self.calls[f"{service}:{operation}"] += 1
             if service == "dynamodb":
                 self._dynamodb.append((operation, params, response))
+            elif operation == "SendMessageBatch":  # SQS bills each 64 KB of a batch's payload as one request
+                self.sqs_messages += len(params["Entries"])
+                self.sqs_billed += max(
+                    1, math.ceil(sum(len(e["MessageBody"].encode()) for e in params["Entries"]) / CHUNK)
+                )
             return response
 
         botocore.client.BaseClient._make_api_call = metered
@@ -379,6 +386,10 @@ class Measured:
     # CountersTable write units per event when the stream hands the counters fewer records per batch than the
     # run's (a quieter tenant, a shorter batching window): records per batch -> WRU per event. Not in the total.
     counter_units_by_batch: Mapping[int, float] = field(default_factory=dict)
+    # New tenant records' keys, sent by the counting function to the log streams' route queue (issue #15):
+    # messages, and the send requests SQS bills for them.
+    route_messages: int = 0
+    route_send_requests: int = 0
 
 
 @dataclass(frozen=True)
@@ -426,6 +437,16 @@ def cost_lines(m: Measured, tables: Mapping[str, Table], prices: Prices = PRICES
         f"{sqs_per_event:.2f} requests per event: 1 send + receive and delete in batches of {SQS_BATCH_MAX}",
         m.events * sqs_per_event * prices.sqs_request,
     )
+    if m.route_messages:
+        route_batch = 10  # RouteLogStreamRecordsFunction's BatchSize: one receive and one delete per 10 messages
+        requests = m.route_send_requests + 2 * math.ceil(m.route_messages / route_batch)
+        add(
+            "ingest",
+            "SQS: new records' keys to the log streams' router",
+            f"{m.route_messages:,} messages of up to 500 keys, {requests:,} requests per {m.events:,} events",
+            requests * prices.sqs_request
+            + math.ceil(m.route_messages / route_batch) * prices.lambda_request,  # + the router's invocations
+        )
     for label, use in m.lambdas.items():
         gb_seconds = use.invocations * use.billed_ms / 1000 * use.memory_mb / 1024
         add(
@@ -801,6 +822,8 @@ def measure(events: int = 10_000) -> Measured:
                 s3_puts=sealer.calls["s3:PutObject"] + ingest.calls["s3:PutObject"],
                 s3_stored_bytes=sum(int(obj["Size"]) for obj in anchors),
                 counter_units_by_batch=by_batch,
+                route_messages=counter.sqs_messages,
+                route_send_requests=counter.sqs_billed,
             )
         finally:
             restore()
