@@ -10,7 +10,9 @@ passed but which are still stored, and random filters, periods and clocks.
 
 from __future__ import annotations
 
+import json
 import random
+import time
 import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -234,3 +236,22 @@ def test_the_shard_layout_only_grows_and_a_new_count_applies_later() -> None:
     grown = layout.grown(16, now=now)
     assert grown.count_at(now.timestamp()) == 2 and grown.count_at(now.timestamp() + 601) == 16
     assert grown.grown(4, now=now) is grown and grown.most == 16
+
+
+def test_the_operator_grows_a_tenants_shards_within_the_stacks_bound(
+    stack: Stack, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """docs/operations.md's command: the new count applies ten minutes later; beyond MaxLogShards it is refused."""
+    from audit_service.admin import cli
+
+    monkeypatch.setenv("MAX_LOG_SHARDS", "16")
+    get_settings.cache_clear()
+    container.reset()
+    tenant = container.accounts().create_tenant("Busy", Plan.ENTERPRISE)
+    capsys.readouterr()
+    assert cli.main(["tenant", "grow-shards", "--tenant", str(tenant.id), "--shards", "16"]) == 0
+    steps = json.loads(capsys.readouterr().out)["log_shards"]
+    assert [count for _since, count in steps] == [1, 16]
+    assert steps[1][0] - time.time() == pytest.approx(600, abs=30)
+    assert cli.main(["tenant", "grow-shards", "--tenant", str(tenant.id), "--shards", "17"]) == 1
+    assert "16" in json.loads(capsys.readouterr().err)["error"]
