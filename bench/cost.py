@@ -675,6 +675,33 @@ def _counter_units(
     return written.get(table, 0.0) / len(records)
 
 
+def _read_stream(
+    runtime: Any,
+    stack: Any,
+    function: str,
+    records: list[dict[str, Any]],
+    per_batch: int,
+    by_name: Mapping[str, Table],
+    done: str,
+) -> tuple[Meter, LambdaUse]:
+    """``function`` (a reader of the log's stream) on ``records`` in batches of ``per_batch``, one warm container,
+    metered; every record must be reported ``done`` (the function's result field)."""
+    runtime.invoke(function, {"Records": []})
+    meter = Meter(by_name)
+    durations: list[float] = []
+    handled = 0
+    with meter.on():
+        for offset in range(0, len(records), per_batch):
+            result, ms = _timed(partial(runtime.invoke, function, {"Records": records[offset : offset + per_batch]}))
+            handled += int(result[done])
+            durations.append(ms)
+    assert handled == len(records), (function, handled, len(records))
+    use = LambdaUse(
+        len(durations), _billed_ms(durations, cold_first=False), stack.functions[function].memory, per_batch
+    )
+    return meter, use
+
+
 def _batch_size(template: Mapping[str, Any], function: str) -> int:
     from localcloud.template import function_properties
 
@@ -739,42 +766,12 @@ def measure(events: int = 10_000) -> Measured:
             # The sealer, on the stream's new records, one warm container.
             records = _stream_inserts(stack, f"{tenant.id}#audit", REGION)
             assert len(records) == events, (len(records), events)
-            runtime.invoke("SealAuditLogFunction", {"Records": []})
-            sealer = Meter(by_name)
-            seal_durations: list[float] = []
-            sealed = 0
-            with sealer.on():
-                for offset in range(0, len(records), seal_batch):
-                    batch = {"Records": records[offset : offset + seal_batch]}
-                    result, ms = _timed(partial(runtime.invoke, "SealAuditLogFunction", batch))
-                    sealed += int(result["sealed"])
-                    seal_durations.append(ms)
-            assert sealed == events, (sealed, events)
-            sealer_use = LambdaUse(
-                len(seal_durations),
-                _billed_ms(seal_durations, cold_first=False),
-                stack.functions["SealAuditLogFunction"].memory,
-                seal_batch,
+            sealer, sealer_use = _read_stream(
+                runtime, stack, "SealAuditLogFunction", records, seal_batch, by_name, "sealed"
             )
-
-            # The counters, on the same stream records, one warm container: one UpdateItem per bucket and
-            # log partition of each batch (services/totals.py).
-            runtime.invoke("CountLogRecordsFunction", {"Records": []})
-            counter = Meter(by_name)
-            count_durations: list[float] = []
-            counted = 0
-            with counter.on():
-                for offset in range(0, len(records), count_batch):
-                    batch = {"Records": records[offset : offset + count_batch]}
-                    result, ms = _timed(partial(runtime.invoke, "CountLogRecordsFunction", batch))
-                    counted += int(result["counted"])
-                    count_durations.append(ms)
-            assert counted == events, (counted, events)
-            counter_use = LambdaUse(
-                len(count_durations),
-                _billed_ms(count_durations, cold_first=False),
-                stack.functions["CountLogRecordsFunction"].memory,
-                count_batch,
+            # The counters, on the same records: one UpdateItem per bucket and log partition of each batch.
+            counter, counter_use = _read_stream(
+                runtime, stack, "CountLogRecordsFunction", records, count_batch, by_name, "counted"
             )
             by_batch = {
                 per_batch: _counter_units(runtime, records[:sample], per_batch, by_name, stack.ref(COUNTERS))
