@@ -212,9 +212,25 @@ def counted_record(image: Mapping[str, Any], sequence_number: str) -> Counted | 
 
 
 @dataclass
-class _Group:
+class BucketGroup:
+    """The records of one source partition that one bucket counts."""
+
     expires_at: int
     sequences: list[str] = field(default_factory=list)
+
+
+def bucket_groups(records: Iterable[Counted]) -> dict[tuple[str, str, str], BucketGroup]:
+    """The records grouped by (scope, bucket sk, source partition): one counter update each."""
+    groups: dict[tuple[str, str, str], BucketGroup] = defaultdict(lambda: BucketGroup(0))
+    for record in records:
+        day = f"d#{record.time:%Y-%m-%d}#{record.expires_at}"
+        minute = f"m#{record.time:%Y-%m-%dT%H:%M}#{record.expires_at}"
+        for scope in record.scopes:
+            for sk in (day, minute):
+                group = groups[(scope, sk, record.source)]
+                group.expires_at = record.expires_at
+                group.sequences.append(record.sequence)
+    return groups
 
 
 @dataclass(frozen=True, slots=True)
@@ -232,17 +248,9 @@ class Counter:
         self._workers = workers
 
     def add(self, records: Iterable[Counted]) -> CountResult:
-        groups: dict[tuple[str, str, str], _Group] = defaultdict(lambda: _Group(0))
-        total = 0
-        for record in records:
-            total += 1
-            day = f"d#{record.time:%Y-%m-%d}#{record.expires_at}"
-            minute = f"m#{record.time:%Y-%m-%dT%H:%M}#{record.expires_at}"
-            for scope in record.scopes:
-                for sk in (day, minute):
-                    group = groups[(scope, sk, record.source)]
-                    group.expires_at = record.expires_at
-                    group.sequences.append(record.sequence)
+        records = list(records)
+        total = len(records)
+        groups = bucket_groups(records)
         if not groups:
             return CountResult(total, 0, 0)
         skipped = side_by_side(
@@ -250,7 +258,7 @@ class Counter:
         )
         return CountResult(total, len(groups), sum(skipped))
 
-    def _apply(self, key: tuple[str, str, str], group: _Group) -> int:
+    def _apply(self, key: tuple[str, str, str], group: BucketGroup) -> int:
         scope, sk, source = key
         sequences = sorted(group.sequences)
         if self._counters.add(
