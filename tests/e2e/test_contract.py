@@ -79,9 +79,13 @@ def test_every_operation_keeps_to_the_document_with_a_valid_key(cloud: dict[str,
 
 
 def test_every_operation_keeps_to_the_document_without_a_key(cloud: dict[str, Any]) -> None:
-    # the document needs a key too: the committed copy, which a unit test keeps equal to the served one
+    # the document needs a key too: the committed copy, which a unit test keeps equal to the served one.
+    # Without a key the gateway refuses every request at once (its identity source is missing: API Gateway
+    # answers 401 without calling the authorizer or reading the request), so the coverage phase's ~1,600
+    # edge cases (84 s here) would test that one path again and again: examples and a few generated requests
+    # per operation show each one's 401 as documented.
     document = str(ROOT / "functions" / "get_openapi_document" / "openapi.json")
-    done = run_schemathesis(cloud, document, "--max-examples", "3", "--phases", "examples,coverage,fuzzing")
+    done = run_schemathesis(cloud, document, "--max-examples", "3", "--phases", "examples,fuzzing")
     assert done.returncode == 0, done.stdout[-20000:] + done.stderr[-5000:]
 
 
