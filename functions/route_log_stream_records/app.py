@@ -2,8 +2,9 @@
 
 Each message is a list of record keys (pk, sk, type, ts_key; no contents): for each record the tenant's
 streams whose kinds and types select it get it, in chunks of up to 100, on the delivery queue. Or it is
-one page of a replay (a resume, or POST .../replay): the page's keys the stream selects go on the
-delivery queue marked replayed, and the next page's message back on this queue. A fault
+one step of a replay (a resume, or POST .../replay): the next records of the period across the stream's
+partitions, oldest first, go on the delivery queue as one chunk marked replayed which carries the next
+step (queued by the delivery function once the chunk is delivered). A fault
 fails the message and SQS delivers it again (a re-routed chunk is delivered twice: receivers dedupe on
 the record id); after the queue's maxReceiveCount it moves to the route dead-letter queue (alarmed).
 """

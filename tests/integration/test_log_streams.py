@@ -372,6 +372,44 @@ def test_a_replay_delivers_the_periods_records_again_in_order_marked_replayed(
     assert record["current"]["stream_id"] == stream["id"]
 
 
+def test_a_replay_across_kinds_and_chunks_arrives_in_time_order_even_through_a_failed_attempt(
+    api: Api, stack: Stack, demo: dict[str, Any], receiver: Receiver
+) -> None:
+    """Audit and access records interleaved in time (two log partitions), more than one delivery's worth: the
+    replay merges the partitions oldest first, and its next chunk leaves only once the previous one arrived."""
+    tenant_id, owner = demo["tenants"][0]["id"], user(demo, "owner")
+    key = owner["api_key"]
+    stream = create(api, tenant_id, key, new_stream(receiver, kinds=["audit", "access"]))
+    api.drain()
+    since = datetime.now(UTC) - timedelta(seconds=1)
+    for _round in range(5):
+        for _ten in range(3):
+            publish(
+                stack, *[product_page_event(tenant_id, occurred_at=datetime.now(UTC).isoformat()) for _ in range(10)]
+            )
+        api.drain()
+        assert api.call("GET", f"/audit/tenants/{tenant_id}?results=1", key)[0] == 200  # an access record
+    api.drain()
+    live = {line["id"] for line in receiver.lines}
+    receiver.lines.clear()
+    receiver.fail_next = 1  # the replay's first chunk is refused once, and retried
+
+    status, _ = api.call("POST", stream_path(tenant_id, stream, "replay"), key, {"from": since.isoformat()})
+    assert status == 202
+    api.drain()
+
+    replayed = [line for line in receiver.lines if line["replayed"]]
+
+    def moment(line: dict[str, Any]) -> str:
+        return str(line["record"].get("occurred_at") or line["record"]["timestamp"])
+
+    assert len(replayed) > 150 and {line["id"] for line in replayed} >= live
+    assert {line["kind"] for line in replayed} == {"audit", "access"}
+    assert [d["status"] for d in receiver.deliveries if d["status"] != 200][:1] == [503]
+    times = [datetime.fromisoformat(moment(line).replace("Z", "+00:00")) for line in replayed]
+    assert times == sorted(times), "replayed out of time order"
+
+
 @pytest.mark.parametrize(
     ("body", "status"),
     [

@@ -484,6 +484,7 @@ def stream_delivery() -> StreamDelivery:
         log_streams().destination,
         lambda kind, record: views[kind](record),
         SqsQueue(lambda: client("sqs"), settings.log_stream_dead_letter_queue_url),
+        replays=SqsQueue(lambda: client("sqs"), settings.log_stream_route_queue_url),
         paused=security_signals().stream_paused,
         allow_local_destinations=settings.log_stream_allow_local_destinations,
         give_up_after=settings.log_stream_delivery_attempts,

@@ -11,6 +11,9 @@ Three steps, each retried by its own queue:
    context), formats them as the API shows them, signs the body and POSTs it. A failure is retried by
    the delivery queue with back-off; after ``give_up_after`` attempts the chunk's keys are kept in the
    stream dead-letter queue and counted as failed (the records themselves stay in the log, encrypted).
+
+A replay is a chain: the router's step queues one chunk carrying the next step, and the delivery queues
+that step only once the chunk is delivered, so a replay arrives in time order (``ReplayJob``).
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import partial
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from audit_service.concurrency import side_by_side
 from audit_service.dal.log_records import LogRecordStore, StoredRecord
 from audit_service.dal.streams import StreamItem, StreamsRepository
 from audit_service.domain.models import utc_now
@@ -67,25 +72,29 @@ class RecordKey(BaseModel):
         return self.pk.split("#")[1]
 
 
+class ReplayJob(BaseModel):
+    """Deliver a stream's records of a period again, oldest first across its partitions: each step reads the
+    next records of every partition not done (``starts``: where each one's next read begins), merges them in
+    time order and queues one delivery carrying the next step, which the delivery queues only once its own
+    records are delivered. So a replay reaches the receiver in order, whatever the retries."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    tenant_id: int = Field(ge=1)
+    stream_id: str = Field(min_length=1, max_length=64)
+    partitions: list[str] = Field(min_length=1)  # those not done yet
+    time_from: str  # ts_key bounds (an ISO time, or "<ISO time>#~" for an end)
+    time_to: str
+    starts: dict[str, dict[str, Any]] = {}  # partition -> ExclusiveStartKey of its next read
+    after: dict[str, Any] | None = None  # a step queued before ``starts`` existed: the first partition's start
+
+
 class DeliveryRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     tenant_id: int = Field(ge=1)
     stream_id: str = Field(min_length=1, max_length=64)
     records: list[tuple[str, str]] = Field(min_length=1, max_length=RECORDS_PER_DELIVERY)
     replayed: bool = False  # read again from the log (a replay, or a resume), not from the live feed
-
-
-class ReplayJob(BaseModel):
-    """Deliver a stream's records of a period again: one page of one partition per message, oldest first;
-    the message for the next page (or partition) is queued after this one's deliveries."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    tenant_id: int = Field(ge=1)
-    stream_id: str = Field(min_length=1, max_length=64)
-    partitions: list[str] = Field(min_length=1)
-    time_from: str  # ts_key bounds (an ISO time, or "<ISO time>#~" for an end)
-    time_to: str
-    after: dict[str, Any] | None = None  # where the first partition's next page starts
+    then: ReplayJob | None = None  # a replay's next step, queued once these records are delivered
 
 
 def forwarded_record(image: Mapping[str, Any]) -> RecordKey | None:
@@ -125,7 +134,7 @@ def forward(records: Iterable[RecordKey], queue: Queue) -> int:
     return len(keys)
 
 
-REPLAY_PAGE = 1000  # records read per replay message (one Query of keys)
+REPLAY_PAGE = 1000  # records read per partition by a replay step of a stream with types (one Query of keys)
 
 
 class StreamRouter:
@@ -175,34 +184,95 @@ class StreamRouter:
         return len(bodies)
 
     def replay(self, job: ReplayJob) -> int:
-        """One page of a replay: its records the stream selects, queued for delivery (marked replayed), then
-        the next page's job. The number of deliveries queued."""
+        """One step of a replay: the next records of the period across the stream's partitions, merged oldest
+        first, up to one delivery of those the stream selects, which carries the next step (or, when none is
+        selected, the next step straight back on this queue). The number of deliveries queued."""
         if self._records is None or self._routes is None:
             raise RuntimeError("this router cannot replay: no record store or route queue")
         stream = self._streams.get(job.tenant_id, job.stream_id)
         if stream is None:
             return 0  # deleted meanwhile: the replay ends
-        pk = job.partitions[0]
-        items, after = self._records.keys_in_period(
-            pk, time_from=job.time_from, time_to=job.time_to, after=job.after, limit=REPLAY_PAGE
+        starts = dict(job.starts)
+        if job.after and job.partitions[0] not in starts:
+            starts[job.partitions[0]] = job.after
+        # Unfiltered, a step delivers what it reads; with types, more is read per step to find a chunk's worth.
+        limit = REPLAY_PAGE if stream.types else RECORDS_PER_DELIVERY
+        pages = side_by_side(
+            [
+                partial(
+                    self._records.keys_in_period,
+                    pk,
+                    time_from=job.time_from,
+                    time_to=job.time_to,
+                    after=starts.get(pk),
+                    limit=limit,
+                )
+                for pk in job.partitions
+            ]
+        )
+        reads = dict(zip(job.partitions, pages, strict=True))
+        # A partition that has more stopped reading at its LastEvaluatedKey: records after the lowest such
+        # point may still come from it, so this step takes only what lies at or before that point.
+        open_ends = [str(more["ts_key"]["S"]) for _items, more in reads.values() if more is not None]
+        frontier = min(open_ends, default=None)
+        merged = sorted(
+            ((str(item["ts_key"]), pk, item) for pk, (items, _more) in reads.items() for item in items),
+            key=lambda entry: entry[0],
         )
         now = int(self._clock().timestamp())
-        keys = [
-            (str(item["pk"]), str(item["sk"]))
-            for item in items
-            if int(item.get("expires_at", now + 1)) > now
-            and str(item["pk"]).startswith(f"{job.tenant_id}#")
-            and selects(stream.kinds, stream.types, kind=str(item["pk"]).split("#")[1], record_type=str(item["type"]))
-        ]
-        bodies = _chunks(job.tenant_id, job.stream_id, keys, replayed=True)
-        self._deliveries.send(bodies)
-        if after is not None:
-            self._routes.send([job.model_copy(update={"after": after}).model_dump_json()])
-        elif len(job.partitions) > 1:
-            self._routes.send(
-                [job.model_copy(update={"partitions": job.partitions[1:], "after": None}).model_dump_json()]
+        keys: list[tuple[str, str]] = []
+        walked: dict[str, dict[str, Any]] = {}  # each partition's last record this step took a decision on
+        for ts_key, pk, item in merged:
+            if len(keys) == RECORDS_PER_DELIVERY or (frontier is not None and ts_key > frontier):
+                break
+            walked[pk] = item
+            if (
+                int(item.get("expires_at", now + 1)) > now
+                and str(item["pk"]).startswith(f"{job.tenant_id}#")
+                and selects(
+                    stream.kinds, stream.types, kind=str(item["pk"]).split("#")[1], record_type=str(item["type"])
+                )
+            ):
+                keys.append((str(item["pk"]), str(item["sk"])))
+        then = _next_step(job, reads, walked, starts)
+        if keys:
+            self._deliveries.send(
+                [
+                    DeliveryRequest(
+                        tenant_id=job.tenant_id, stream_id=job.stream_id, records=keys, replayed=True, then=then
+                    ).model_dump_json()
+                ]
             )
-        return len(bodies)
+            return 1
+        if then is not None:
+            self._routes.send([then.model_dump_json()])
+        return 0
+
+
+def _next_step(
+    job: ReplayJob,
+    reads: Mapping[str, tuple[list[dict[str, Any]], dict[str, Any] | None]],
+    walked: Mapping[str, dict[str, Any]],
+    starts: Mapping[str, dict[str, Any]],
+) -> ReplayJob | None:
+    """The replay's next step: the partitions with records left, each starting after its last record taken."""
+    remaining: list[str] = []
+    next_starts: dict[str, dict[str, Any]] = {}
+    for pk in job.partitions:
+        items, more = reads[pk]
+        last = walked.get(pk)
+        if more is None and (not items or last is items[-1]):
+            continue  # read to its end, and every record read was taken
+        remaining.append(pk)
+        if last is not None:
+            next_starts[pk] = {name: {"S": str(last[name])} for name in ("pk", "sk", "ts_key")}
+        elif not items and more is not None:
+            next_starts[pk] = more
+        elif pk in starts:
+            next_starts[pk] = starts[pk]
+    if not remaining:
+        return None
+    return job.model_copy(update={"partitions": remaining, "starts": next_starts, "after": None})
 
 
 def _chunks(tenant_id: int, stream_id: str, keys: list[tuple[str, str]], *, replayed: bool) -> list[str]:
@@ -348,6 +418,7 @@ class StreamDelivery:
         view: Viewer,
         dead_letters: Queue,
         *,
+        replays: Queue,
         paused: PauseSignal,
         allow_local_destinations: bool,
         give_up_after: int,
@@ -359,6 +430,7 @@ class StreamDelivery:
         self._destination = destination
         self._view = view
         self._dead_letters = dead_letters
+        self._replays = replays
         self._paused = paused
         self._allow_local = allow_local_destinations
         self._give_up_after = give_up_after
@@ -366,6 +438,14 @@ class StreamDelivery:
         self._clock = clock
 
     def deliver(self, request: DeliveryRequest, *, delivery_id: str, attempt: int) -> DeliveryOutcome:
+        outcome = self._deliver(request, delivery_id=delivery_id, attempt=attempt)
+        # A replay goes on once this chunk is delivered (or has nothing left to send). Held or kept, the stream
+        # is paused from this chunk's first record, and its resume replays all that follows: the replay ends.
+        if request.then is not None and outcome in (DeliveryOutcome.DELIVERED, DeliveryOutcome.NOTHING):
+            self._replays.send([request.then.model_dump_json()])
+        return outcome
+
+    def _deliver(self, request: DeliveryRequest, *, delivery_id: str, attempt: int) -> DeliveryOutcome:
         stream = self._streams.get(request.tenant_id, request.stream_id)
         if stream is None:
             return DeliveryOutcome.STREAM_GONE
