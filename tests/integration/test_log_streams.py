@@ -209,9 +209,13 @@ def test_a_delivery_that_keeps_failing_is_kept_counted_and_shown(
     _, got = api.call("GET", f"/tenants/{tenant_id}/streams/{stream['id']}", owner["api_key"])
     assert got["health"]["failed"] == 1 and got["health"]["delivered"] == 0
     assert got["health"]["last_error"]["status"] == 503 and SECRET not in json.dumps(got)
+    from audit_service.admin.cli import run as admin
+
+    (message,) = admin(["dead-letters", "show", "--queue", "streams"])["messages"]  # the operator's view
+    assert message["body"]["stream_id"] == stream["id"]
+    assert message["body"]["records"][0][1] == event["event_id"]  # keys only, no contents
     kept = clients("sqs").receive_message(QueueUrl=stack.ref("LogStreamDeadLetterQueue"), MaxNumberOfMessages=10)
-    (message,) = kept["Messages"]
-    assert json.loads(message["Body"])["records"][0][1] == event["event_id"]  # keys only, no contents
+    assert len(kept["Messages"]) == 1  # looking left it there
 
 
 def test_a_stream_that_keeps_failing_is_paused_with_a_security_event_and_its_resume_loses_nothing(

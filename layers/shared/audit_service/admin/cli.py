@@ -54,12 +54,18 @@ _OUTPUT_TO_ENV = {
     "AuditIngestDeadLetterQueueUrl": "DEAD_LETTER_QUEUE_URL",
     "SecurityEventsDeadLetterQueueUrl": "SECURITY_DEAD_LETTER_QUEUE_URL",
     "SealerDeadLetterQueueUrl": "SEALER_DEAD_LETTER_QUEUE_URL",
+    "CounterDeadLetterQueueUrl": "COUNTER_DEAD_LETTER_QUEUE_URL",
+    "LogStreamDeadLetterQueueUrl": "LOG_STREAM_DEAD_LETTER_QUEUE_URL",
+    "LogStreamRouteDeadLetterQueueUrl": "LOG_STREAM_ROUTE_DEAD_LETTER_QUEUE_URL",
 }
 # the same, from the local cloud's state file (logical id -> physical id)
 _RESOURCE_TO_ENV = {
     "AuditIngestDeadLetterQueue": "DEAD_LETTER_QUEUE_URL",
     "SecurityEventsDeadLetterQueue": "SECURITY_DEAD_LETTER_QUEUE_URL",
     "SealerDeadLetterQueue": "SEALER_DEAD_LETTER_QUEUE_URL",
+    "CounterDeadLetterQueue": "COUNTER_DEAD_LETTER_QUEUE_URL",
+    "LogStreamDeadLetterQueue": "LOG_STREAM_DEAD_LETTER_QUEUE_URL",
+    "LogStreamRouteDeadLetterQueue": "LOG_STREAM_ROUTE_DEAD_LETTER_QUEUE_URL",
 }
 
 

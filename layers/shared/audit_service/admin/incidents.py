@@ -20,6 +20,9 @@ DEAD_LETTER_QUEUES = {
     "ingest": "DEAD_LETTER_QUEUE_URL",
     "security": "SECURITY_DEAD_LETTER_QUEUE_URL",
     "sealer": "SEALER_DEAD_LETTER_QUEUE_URL",
+    "counter": "COUNTER_DEAD_LETTER_QUEUE_URL",
+    "streams": "LOG_STREAM_DEAD_LETTER_QUEUE_URL",
+    "stream-routes": "LOG_STREAM_ROUTE_DEAD_LETTER_QUEUE_URL",
 }
 
 
