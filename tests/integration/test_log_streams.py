@@ -90,6 +90,27 @@ def test_only_owners_hold_audit_stream(api: Api, demo: dict[str, Any], receiver:
     assert status == 403 and body["error"]["permission"] == "audit:stream"
 
 
+def test_a_tenant_has_at_most_ten_streams_even_when_two_creates_race(
+    api: Api, stack: Stack, demo: dict[str, Any], receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from audit_service.dal.streams import StreamsRepository
+
+    tenant_id, key = demo["tenants"][0]["id"], user(demo, "owner")["api_key"]
+    made = [create(api, tenant_id, key, new_stream(receiver, name=f"SIEM {n}")) for n in range(10)]
+    status, refused = api.call("POST", f"/tenants/{tenant_id}/streams", key, new_stream(receiver))
+    assert status == 409 and "at most 10" in refused["error"]["message"]
+
+    # A create that read the tenant's streams before a racing create stored the tenth: its check passes.
+    monkeypatch.setattr(StreamsRepository, "of_tenant", lambda self, tenant: made[:9])
+    status, refused = api.call("POST", f"/tenants/{tenant_id}/streams", key, new_stream(receiver))
+    assert status == 409 and "at most 10" in refused["error"]["message"]  # the slot was taken
+    monkeypatch.undo()
+
+    assert api.call("DELETE", stream_path(tenant_id, made[0]), key)[0] == 204
+    create(api, tenant_id, key, new_stream(receiver))  # a delete frees its slot
+    assert api.call("GET", f"/tenants/{tenant_id}/streams", key)[1]["total"] == 10
+
+
 @pytest.mark.parametrize(
     ("change", "problem"),
     [

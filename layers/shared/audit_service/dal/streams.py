@@ -20,6 +20,10 @@ from audit_service.domain.errors import Conflict, NotFound
 from audit_service.domain.models import iso_utc
 
 STREAM_PREFIX = "STREAM#"
+# The tenant's number of streams (``n``), moved by every create and delete in the same transaction: a create
+# takes a slot only under the limit, so two creates racing past the service's check cannot both succeed.
+# A tenant whose streams predate it gets ``n`` on its first create or delete: if_not_exists(n, <streams read>).
+SLOTS_SK = "SLOTS"
 _EXISTS = "attribute_exists(pk)"
 
 
@@ -113,7 +117,9 @@ class StreamsRepository:
         )
         return _stream(from_item(response["Item"])) if "Item" in response else None
 
-    def create(self, stream: StreamItem, *, audit_record: dict[str, Any]) -> None:
+    def create(self, stream: StreamItem, *, audit_record: dict[str, Any], streams_before: int, limit: int) -> None:
+        """Store a new stream with its audit record, taking one of the tenant's ``limit`` slots; Conflict when
+        the slots are all taken (a create that raced this one took the last)."""
         item = to_item(
             {
                 "pk": str(stream.tenant_id),
@@ -129,14 +135,33 @@ class StreamsRepository:
                 "destination": stream.sealed_destination,
             }
         )
-        self._transact(
-            [
-                {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}},
-                audit_record,
-            ]
-        )
+        put = {"Put": {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+        try:
+            self._db.transact_write_items(
+                TransactItems=[put, self._slots(stream.tenant_id, streams_before, +1, limit=limit), audit_record]
+            )
+        except ClientError as error:
+            reasons = cancellation_reasons(error)
+            if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+                raise Conflict(f"a tenant has at most {limit} streams; delete one first") from error
+            if "ConditionalCheckFailed" not in reasons:
+                raise
+            raise Conflict("the stream changed meanwhile; read it again") from error
 
-    def delete(self, stream: StreamItem, *, audit_record: dict[str, Any]) -> None:
+    def _slots(self, tenant_id: int, streams_before: int, delta: int, *, limit: int | None = None) -> dict[str, Any]:
+        update: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": key(str(tenant_id), SLOTS_SK),
+            "UpdateExpression": "SET #n = if_not_exists(#n, :before) + :delta",
+            "ExpressionAttributeNames": {"#n": "n"},
+            "ExpressionAttributeValues": {":before": {"N": str(streams_before)}, ":delta": {"N": str(delta)}},
+        }
+        if limit is not None:
+            update["ConditionExpression"] = "attribute_not_exists(#n) OR #n < :limit"
+            update["ExpressionAttributeValues"][":limit"] = {"N": str(limit)}
+        return {"Update": update}
+
+    def delete(self, stream: StreamItem, *, audit_record: dict[str, Any], streams_before: int) -> None:
         self._transact(
             [
                 {
@@ -147,6 +172,7 @@ class StreamsRepository:
                         "ExpressionAttributeValues": {":version": {"N": str(stream.version)}},
                     }
                 },
+                self._slots(stream.tenant_id, streams_before, -1),
                 audit_record,
             ]
         )

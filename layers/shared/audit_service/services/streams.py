@@ -65,7 +65,8 @@ class LogStreams:
             check_destination(new.destination.url, allow_local=self._allow_local)
         except DestinationRefused as error:
             raise InvalidInput(f"destination.url: {error}") from error
-        if len(self._repo.of_tenant(tenant_id)) >= MAX_STREAMS_PER_TENANT:
+        existing = len(self._repo.of_tenant(tenant_id))
+        if existing >= MAX_STREAMS_PER_TENANT:
             raise Conflict(f"a tenant has at most {MAX_STREAMS_PER_TENANT} streams; delete one first")
         stream_id = secrets.token_hex(12)
         stream = StreamItem(
@@ -93,7 +94,7 @@ class LogStreams:
             previous=None,
             current=self._configuration(stream, new.destination.url),
         )
-        self._repo.create(stream, audit_record=audit)
+        self._repo.create(stream, audit_record=audit, streams_before=existing, limit=MAX_STREAMS_PER_TENANT)
         return self._view(stream, url=new.destination.url)
 
     def list_streams(self, tenant_id: int) -> dict[str, Any]:
@@ -113,7 +114,7 @@ class LogStreams:
             previous=self._configuration(stream, self.destination(stream)[0]),
             current=None,
         )
-        self._repo.delete(stream, audit_record=audit)
+        self._repo.delete(stream, audit_record=audit, streams_before=len(self._repo.of_tenant(tenant_id)))
 
     def pause(
         self, tenant_id: int, stream_id: str, *, principal: Principal, request: RequestMetadata
