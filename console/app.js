@@ -31,6 +31,7 @@ class ApiError extends Error {
     super(body?.error?.message || `HTTP ${status}`);
     this.status = status;
     this.code = body?.error?.code;
+    this.details = body?.error?.details || []; // a 400's problems: [{location, problem}]
   }
 }
 
@@ -131,8 +132,9 @@ async function home() {
 }
 
 const TABS = [["audit", "Audit"], ["access", "Who looked"], ["security", "Security events"],
-  ["integrity", "Integrity"], ["members", "Members"]];
+  ["integrity", "Integrity"], ["members", "Members"], ["streams", "Streams"]];
 const MANAGERS = new Set(["owner", "admin"]);
+const STREAMERS = new Set(["owner"]); // the roles holding audit:stream (domain/permissions.py)
 
 async function tenantPage(tenantId, tab, deploymentId, query) {
   const tenants = (await api("/users/me/tenants")).body.data;
@@ -143,7 +145,8 @@ async function tenantPage(tenantId, tab, deploymentId, query) {
   const deployment = tree.deployments.find((d) => String(d.id) === deploymentId);
   const title = deployment ? `${tenant.name} › ${deployment.name}` : tenant.name;
   const tabs = h("nav", { class: "tabs", "aria-label": "Tenant views" },
-    TABS.filter(([id]) => !deploymentId || id === "audit").map(([id, label]) =>
+    TABS.filter(([id]) => (!deploymentId || id === "audit") && (id !== "streams" || STREAMERS.has(tenant.role)))
+      .map(([id, label]) =>
       h("a", { href: `#${base}/${id}${period(query)}`, "aria-current": id === tab ? "page" : null }, label)));
   const body = h("section", { "aria-live": "polite" }, state("Loading…"));
   show(h("h1", {}, title), h("p", { class: "muted" }, `Your role: ${tenant.role}`), resources(tenantId, tree), tabs,
@@ -156,9 +159,11 @@ async function tenantPage(tenantId, tab, deploymentId, query) {
     if (tab === "audit") await auditTab(body, view);
     else if (tab === "integrity") await integrityTab(body, view);
     else if (tab === "members") await membersTab(body, { ...view, role: tenant.role });
+    else if (tab === "streams") await streamsTab(body, { ...view, role: tenant.role });
     else await logTab(body, view);
   } catch (error) {
-    body.replaceChildren(failure(error, tab === "audit" ? "this audit log" : "this log"));
+    const what = { audit: "this audit log", streams: "this tenant's log streams" }[tab] || "this log";
+    body.replaceChildren(failure(error, what));
   }
 }
 
@@ -453,6 +458,157 @@ async function membersTab(body, view) {
         : h("p", { class: "muted" }, "No invitations."));
   }
   body.replaceChildren(h("section", { class: "card" }, ...parts));
+}
+
+// ------------------------------------------------------------------ log streams (owners: audit:stream)
+// The destination types the API takes, each with the fields its form needs and how a stream shows it:
+// another type is one more entry. A field with `secret` is write-only: the API never returns it.
+const DESTINATIONS = {
+  https: { label: "HTTPS endpoint", fields: [
+    { name: "url", label: "URL", type: "url", required: true, placeholder: "https://siem.example.com/ld" },
+    { name: "secret", label: "Signing secret (32-256 characters)", secret: true, required: true, minlength: 32 }] },
+  splunk_hec: { label: "Splunk HTTP Event Collector", fields: [
+    { name: "url", label: "URL", type: "url", required: true,
+      placeholder: "https://splunk.example.com:8088/services/collector/event" },
+    { name: "token", label: "HEC token", secret: true, required: true, minlength: 16 }] },
+  datadog: { label: "Datadog logs intake", fields: [
+    { name: "url", label: "URL (your Datadog site's)", type: "url",
+      value: "https://http-intake.logs.datadoghq.com/api/v2/logs" },
+    { name: "api_key", label: "API key", secret: true, required: true, minlength: 16 }] },
+};
+const shown = (destination) => destination.url; // an entry may bring its own `show` (a bucket has no URL)
+const KINDS = ["audit", "access", "security"];
+const STATES = { active: "Active", failing: "Failing: retrying", paused: "Paused" };
+
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "";
+  if (seconds < 120) return `${Math.round(seconds)} s`;
+  return seconds < 7200 ? `${Math.round(seconds / 60)} min` : `${Math.round(seconds / 3600)} h`;
+}
+
+function formErrors(error) {
+  return [h("p", {}, `Not created: ${error.message}`), error.details?.length ? h("ul", {}, error.details.map((d) =>
+    h("li", {}, `${d.location.replace(/^body\./, "")}: ${d.problem}`))) : null];
+}
+
+async function streamsTab(body, view) {
+  if (!STREAMERS.has(view.role)) {
+    return body.replaceChildren(state(`Log streams are managed by the tenant's owners: your role (${view.role}) ` +
+      "cannot see or change them.", "error"));
+  }
+  const path = `/tenants/${view.tenantId}/streams`;
+  const streams = (await api(path)).body;
+  const heading = h("h2", { tabindex: -1 }, `Log streams (${streams.total})`);
+  const act = async (work, done, focus) => {
+    try {
+      const result = await work();
+      await streamsTab(body, view);
+      view.say(done(result));
+      (focus && body.querySelector(`[data-stream="${focus}"] button`) || body.querySelector("h2")).focus();
+    } catch (error) {
+      view.say(`Not done: ${error.message}`);
+    }
+  };
+  const rows = streams.data.map((stream) => {
+    const at = `${path}/${stream.id}`;
+    const health = stream.health;
+    const named = `name-of-${stream.id}`;
+    const paused = health.state === "paused";
+    const from = h("input", { id: `replay-${stream.id}`, type: "datetime-local", required: true,
+      "aria-describedby": named });
+    const actions = h("div", { class: "actions" },
+      h("button", { type: "button", class: "plain", "aria-describedby": named, onclick: () => act(
+        () => send("POST", `${at}/${paused ? "resume" : "pause"}`),
+        () => `${stream.name} is ${paused ? "resumed: the records of the pause follow" : "paused"}.`, stream.id) },
+      paused ? "Resume" : "Pause"),
+      h("button", { type: "button", class: "plain", "aria-describedby": named, onclick: () => act(
+        () => send("POST", `${at}/test`),
+        (sent) => `Test event ${sent.delivered ? "delivered" : "not delivered"} to ${stream.name}: your endpoint ` +
+          `answered ${[sent.status, sent.message].filter((part) => part !== null && part !== "").join(" ")}.`,
+        stream.id) }, "Send test"),
+      h("form", { class: "inline", onsubmit: (event) => {
+        event.preventDefault();
+        act(() => send("POST", `${at}/replay`, { from: `${from.value}:00Z` }),
+          (queued) => `Replay of ${stream.name} queued: records from ${when(queued.from)} to ${when(queued.to)} ` +
+            "follow, marked replayed.", stream.id);
+      } }, h("div", { class: "field" }, h("label", { for: `replay-${stream.id}` }, "Replay from (UTC)"), from),
+      h("button", { type: "submit", class: "plain", "aria-describedby": named }, "Replay")),
+      h("button", { type: "button", class: "plain danger", "aria-describedby": named, onclick: () => {
+        const cancel = h("button", { type: "button", class: "plain", onclick: () => streamsTab(body, view)
+          .then(() => body.querySelector(`[data-stream="${stream.id}"] button`).focus()) }, "Cancel");
+        actions.replaceChildren(h("span", {}, `Delete ${stream.name}? Its queued deliveries are dropped.`),
+          h("button", { type: "button", class: "danger", onclick: () => act(() => send("DELETE", at),
+            () => `${stream.name} was deleted.`) }, "Yes, delete"), cancel);
+        cancel.focus();
+      } }, "Delete"));
+    const error = health.last_error;
+    return h("tr", { "data-stream": stream.id },
+      h("th", { scope: "row", id: named }, stream.name),
+      h("td", {}, DESTINATIONS[stream.destination.type]?.label || stream.destination.type, h("br"),
+        h("span", { class: "url" }, (DESTINATIONS[stream.destination.type]?.show || shown)(stream.destination))),
+      h("td", {}, stream.kinds.join(", "), h("br"),
+        h("span", { class: "muted" }, stream.types.length ? stream.types.join(", ") : "all types")),
+      h("td", {}, stream.format),
+      h("td", {}, h("span", { class: `badge ${health.state}` }, STATES[health.state] || health.state),
+        paused ? h("span", { class: "muted" }, h("br"), `by ${health.paused_by === "service" ? "the service" :
+          "an owner"}, ${when(health.paused_at)}`) : null),
+      h("td", {}, `${health.delivered} delivered`, h("br"), `${health.failed} failed`,
+        health.failed_attempts ? ` (${health.failed_attempts} failed attempts)` : ""),
+      h("td", {}, health.last_record_at ? [when(health.last_record_at), h("br"),
+        h("span", { class: "muted" }, `lag ${duration(health.lag_seconds)}`)] : "nothing yet"),
+      h("td", {}, error ? [error.status ?? "", " ", error.message, error.at ? h("br") : null,
+        error.at ? h("span", { class: "muted" }, when(error.at)) : null] : "none"),
+      h("td", {}, actions));
+  });
+  const table = streams.data.length ? h("table", { class: "streams", "aria-label": "Log streams" },
+    h("thead", {}, h("tr", {}, ["Name", "Destination", "Kinds and types", "Format", "State", "Records",
+      "Last delivered record", "Last error", "Actions"].map((n) => h("th", { scope: "col" }, n)))),
+    h("tbody", {}, rows)) : h("p", { class: "muted" }, "No log streams yet: create one below.");
+  body.replaceChildren(h("section", { class: "card" }, heading, table),
+    h("section", { class: "card" }, h("h2", {}, "New log stream"), streamForm(view, path, act)));
+}
+
+function streamForm(view, path, act) {
+  const field = (id, label, control) => h("div", { class: "field" }, h("label", { for: id }, label), control);
+  const errors = h("div", { id: "stream-errors", class: "errors", role: "alert" });
+  const name = h("input", { id: "stream-name", required: true, maxlength: 100 });
+  const type = h("select", { id: "stream-type" }, Object.entries(DESTINATIONS).map(([id, d]) =>
+    h("option", { value: id }, d.label)));
+  const fields = h("div", { class: "row" });
+  const destination = () => fields.replaceChildren(...DESTINATIONS[type.value].fields.map((f) =>
+    field(`stream-${f.name}`, f.label, h("input", { id: `stream-${f.name}`, name: f.name, size: f.secret ? 34 : 50,
+      type: f.secret ? "password" : f.type || "text", autocomplete: f.secret ? "new-password" : "off",
+      required: f.required, minlength: f.minlength, placeholder: f.placeholder, value: f.value }))));
+  type.addEventListener("change", destination);
+  destination();
+  const kinds = KINDS.map((kind) => h("label", { class: "check" },
+    h("input", { type: "checkbox", name: "kinds", value: kind, checked: kind === "audit" }), ` ${kind}`));
+  const types = h("input", { id: "stream-types", size: 50, placeholder: "deployment_created, permission_denied" });
+  const format = h("select", { id: "stream-format" }, h("option", { value: "jsonl" }, "JSON lines (as the API shows records)"),
+    h("option", { value: "ocsf" }, "OCSF 1.1.0 events"));
+  const form = h("form", { "aria-describedby": "stream-errors", onsubmit: async (event) => {
+    event.preventDefault();
+    const credentials = Object.fromEntries([...fields.querySelectorAll("input")].filter((i) => i.value)
+      .map((i) => [i.name, i.value]));
+    const stream = { name: name.value, destination: { type: type.value, ...credentials },
+      kinds: kinds.map((label) => label.firstChild).filter((box) => box.checked).map((box) => box.value),
+      types: types.value.split(",").map((t) => t.trim()).filter(Boolean), format: format.value };
+    try {
+      const created = await send("POST", path, stream);
+      errors.replaceChildren();
+      await act(() => created, () => `${created.name} was created: new records reach it within seconds.`, created.id);
+    } catch (error) {
+      errors.replaceChildren(...formErrors(error));
+    }
+  } },
+  h("div", { class: "row" }, field("stream-name", "Name", name), field("stream-type", "Destination", type)),
+  fields,
+  h("fieldset", {}, h("legend", {}, "Kinds of records"), kinds),
+  h("div", { class: "row" }, field("stream-types", "Types (comma-separated; empty for all)", types),
+    field("stream-format", "Format", format)),
+  errors,
+  h("button", { type: "submit" }, "Create stream"));
+  return form;
 }
 
 async function account() {

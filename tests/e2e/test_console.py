@@ -67,6 +67,13 @@ def history(cloud: dict[str, Any]) -> list[dict[str, Any]]:
         }
         for n in range(2)
     ]
+    _publish(cloud, events)
+    _wait_until_served(cloud, tenant["id"], {e["event_id"] for e in events})
+    return events
+
+
+def _publish(cloud: dict[str, Any], events: list[dict[str, Any]]) -> None:
+    """On the bus, as a platform's service does (ten entries a call at most)."""
     bus = boto3.client(
         "events",
         endpoint_url=cloud["aws_endpoint_url"],
@@ -85,8 +92,6 @@ def history(cloud: dict[str, Any]) -> list[dict[str, Any]]:
             for event in events[first : first + 10]
         ]
         assert bus.put_events(Entries=entries)["FailedEntryCount"] == 0
-    _wait_until_served(cloud, tenant["id"], {e["event_id"] for e in events})
-    return events
 
 
 def _wait_until_served(cloud: dict[str, Any], tenant_id: int, event_ids: set[str]) -> None:
@@ -435,3 +440,158 @@ def test_the_audit_tab_works_from_the_keyboard_alone(
     tab_to("e.textContent === 'Next'")
     page.keyboard.press("Space")
     page.get_by_text("page 2").wait_for()
+
+
+def _focused(locator: Any) -> bool:
+    return bool(locator.evaluate("element => element === document.activeElement"))
+
+
+def _reload_until(page: Any, row: Any, shows: str, timeout: float = 60) -> str:
+    """The row's text once it matches the pattern ``shows``, reloading the tab as a person would."""
+    import re
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        text = str(row.inner_text())
+        if re.search(shows, text):
+            return text
+        assert time.monotonic() < deadline, f"not /{shows}/ within {timeout} s: {text!r}"
+        time.sleep(1)
+        page.reload()
+        row.wait_for()
+
+
+def _delivered(text: str) -> int:
+    import re
+
+    found = re.search(r"(\d+) delivered", text)
+    assert found, text
+    return int(found.group(1))
+
+
+def _create_stream(page: Any, name: str, url: str, secret: str) -> None:
+    page.get_by_label("Name").fill(name)
+    page.get_by_label("Destination").select_option("https")
+    page.get_by_label("URL", exact=True).fill(url)
+    page.get_by_label("Signing secret (32-256 characters)").fill(secret)
+    page.get_by_label("Types (comma-separated; empty for all)").fill("deployment_updated")
+    page.get_by_role("button", name="Create stream").click()
+    page.get_by_text(f"{name} was created").wait_for()
+
+
+def test_an_owner_creates_tests_pauses_replays_and_deletes_a_log_stream(
+    cloud: dict[str, Any], history: list[dict[str, Any]], browser: Any
+) -> None:
+    """Issue #15 in the Console: streams to the local cloud's receiver (one with a wrong secret, which the
+    receiver refuses), every action, and their health."""
+    import time
+
+    tenant, receiver = cloud["tenants"][0], cloud["receiver"]
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    sign_in(page, cloud, "owner")
+    page.get_by_role("link", name=tenant["name"]).click()
+    page.get_by_role("navigation", name="Tenant views").get_by_role("link", name="Streams").click()
+    page.get_by_text("No log streams yet: create one below.").wait_for()
+    assert "/streams" in page.url
+
+    # Each destination type brings its own fields; Datadog's URL has its default.
+    page.get_by_label("Destination").select_option("splunk_hec")
+    assert page.get_by_label("HEC token").is_visible() and page.get_by_label("Signing secret").count() == 0
+    page.get_by_label("Destination").select_option("datadog")
+    assert page.get_by_label("URL (your Datadog site's)").input_value().startswith("https://http-intake.logs.")
+    assert page.get_by_label("API key").is_visible()
+    # No kind chosen: the API's 400 is shown next to the form, naming the field, and nothing is created.
+    page.get_by_label("Name").fill("Console SIEM")
+    page.get_by_label("Destination").select_option("https")
+    page.get_by_label("URL", exact=True).fill(receiver["url"])
+    page.get_by_label("Signing secret (32-256 characters)").fill(receiver["secret"])
+    page.get_by_label("audit").uncheck()
+    page.get_by_role("button", name="Create stream").click()
+    errors = page.locator("#stream-errors")
+    errors.get_by_text("kinds:").wait_for()
+    assert "Not created: The request is not valid." in errors.inner_text()
+    assert page.get_by_role("table", name="Log streams").count() == 0
+    look(page, "15-streams-form-error")
+
+    page.get_by_label("audit").check()
+    page.get_by_label("Types (comma-separated; empty for all)").fill("deployment_updated")
+    page.get_by_role("button", name="Create stream").click()
+    page.get_by_text("Console SIEM was created").wait_for()
+    assert errors.inner_text() == ""
+    _create_stream(page, "Wrong secret", receiver["url"], "not-the-receivers-secret-0123456789")
+    created = time.monotonic()
+    table = page.get_by_role("table", name="Log streams")
+    row = table.get_by_role("row").filter(has_text="Console SIEM")
+    wrong = table.get_by_role("row").filter(has_text="Wrong secret")
+    assert "Active" in row.inner_text() and receiver["url"] in row.inner_text() and "nothing yet" in row.inner_text()
+    assert receiver["secret"] not in page.content()  # write-only: never shown again
+
+    row.get_by_role("button", name="Send test").click()
+    page.get_by_text("Test event delivered to Console SIEM: your endpoint answered 200 OK.").wait_for()
+    wrong.get_by_role("button", name="Send test").click()
+    page.get_by_text("Test event not delivered to Wrong secret: your endpoint answered 401 Unauthorized.").wait_for()
+
+    # New records of its type reach it (the router sees a new stream within 5 s) and its health counts them;
+    # the other stream's attempts are refused, and it says so.
+    time.sleep(max(0, created + 5.5 - time.monotonic()))
+    deployment = tenant["deployments"][0]
+    _publish(
+        cloud,
+        [
+            {
+                "event_id": f"console-stream-{uuid.uuid4()}",
+                "type": "deployment_updated",
+                "tenant_id": tenant["id"],
+                "author": {"id": 1, "name": "Jane Smith"},
+                "deployment": deployment,
+                "previous": {"replicas": n},
+                "current": {"replicas": n + 1},
+            }
+            for n in range(3)
+        ],
+    )
+    text = _reload_until(page, row, r"\b([3-9]|\d{2,}) delivered")
+    assert _delivered(text) == 3 and "lag " in text and "nothing yet" not in text
+    failing = _reload_until(page, wrong, r"Failing")
+    assert "401 Unauthorized" in failing and "0 delivered" in failing
+
+    row.get_by_role("button", name="Pause").click()
+    page.get_by_text("Console SIEM is paused.").wait_for()
+    assert "Paused" in row.inner_text() and "by an owner" in row.inner_text()
+    assert _focused(row.get_by_role("button", name="Resume"))  # focus stays on the row's first action
+    look(page, "16-streams-paused")
+    row.get_by_role("button", name="Resume").click()
+    page.get_by_text("Console SIEM is resumed").wait_for()
+    assert "Active" in row.inner_text() and row.get_by_role("button", name="Pause").is_visible()
+
+    # A replay from before the stream existed: the history's 23 updates are delivered too.
+    since = (datetime.now(UTC) - timedelta(hours=3)).strftime("%Y-%m-%dT%H:%M")
+    row.get_by_label("Replay from (UTC)").fill(since)
+    row.get_by_role("button", name="Replay").click()
+    page.get_by_text("Replay of Console SIEM queued").wait_for()
+    assert _delivered(_reload_until(page, row, r"\b(2[6-9]|[3-9]\d|\d{3,}) delivered")) >= 3 + 23
+
+    for name, stream in (("Wrong secret", wrong), ("Console SIEM", row)):
+        stream.get_by_role("button", name="Delete").click()
+        page.get_by_text(f"Delete {name}?").wait_for()
+        assert _focused(stream.get_by_role("button", name="Cancel"))
+        stream.get_by_role("button", name="Yes, delete").click()
+        page.get_by_text(f"{name} was deleted.").wait_for()
+    page.get_by_text("No log streams yet: create one below.").wait_for()
+    page.context.close()
+
+
+def test_an_auditor_has_no_streams_tab(cloud: dict[str, Any], browser: Any) -> None:
+    tenant = cloud["tenants"][0]
+    page = browser.new_context().new_page()
+    sign_in(page, cloud, "auditor")
+    page.get_by_role("link", name=tenant["name"]).click()
+    tabs = page.get_by_role("navigation", name="Tenant views")
+    tabs.get_by_role("link", name="Members").wait_for()
+    assert tabs.get_by_role("link", name="Streams").count() == 0
+    page.goto(f"{cloud['console_url']}#/tenants/{tenant['id']}/streams")  # a bookmark, say
+    page.get_by_text("Log streams are managed by the tenant's owners").wait_for()
+    assert page.get_by_role("button", name="Create stream").count() == 0
+    look(page, "17-streams-not-owner")
+    page.context.close()
