@@ -564,7 +564,9 @@ async function streamsTab(body, view) {
     h("thead", {}, h("tr", {}, ["Name", "Destination", "Kinds and types", "Format", "State", "Records",
       "Last delivered record", "Last error", "Actions"].map((n) => h("th", { scope: "col" }, n)))),
     h("tbody", {}, rows)) : h("p", { class: "muted" }, "No log streams yet: create one below.");
-  body.replaceChildren(h("section", { class: "card" }, heading, table),
+  // a narrow window scrolls the table rather than the page (focusable, so a keyboard can scroll it too)
+  const scroller = h("div", { class: "scroll", tabindex: 0, role: "region", "aria-label": "Log streams table" }, table);
+  body.replaceChildren(h("section", { class: "card" }, heading, streams.data.length ? scroller : table),
     h("section", { class: "card" }, h("h2", {}, "New log stream"), streamForm(view, path, act)));
 }
 
