@@ -186,5 +186,7 @@ def placeholder_environment(template: Mapping[str, Any] | None = None) -> dict[s
     for name, value in names.items():  # a template parameter's default where one is referenced
         if isinstance(value, dict) and value.get("Ref") in parameters:
             values[name] = str(parameters[value["Ref"]]["Default"])
+        elif value == {"Ref": "AWS::AccountId"}:
+            values[name] = "123456789012"
     values.update({"AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"})
     return values

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from audit_service.domain.models import PLAN_RETENTION_DAYS
+from audit_service.domain.streams import ROLE_NAME_PREFIX
 from localcloud.template import function_properties, load
 
 TEMPLATE = load()
@@ -21,6 +22,10 @@ MUTATING_LOG_ACTIONS = {
     "dynamodb:PartiQLDelete",
     "dynamodb:*",
 }
+# The one resource not of this stack, by design: an S3 log stream's role in the customer's account, which
+# the API accepts only when so named (domain/streams.py); only the senders may assume it, nothing else.
+CUSTOMER_STREAM_ROLE = {"Fn::Sub": f"arn:${{AWS::Partition}}:iam::*:role/{ROLE_NAME_PREFIX}*"}
+STREAM_SENDERS = {"DeliverLogStreamRecordsFunction", "SendLogStreamTestFunction"}
 
 
 def _statements(function: str) -> list[dict[str, Any]]:
@@ -56,6 +61,9 @@ def test_roles_name_only_specific_actions_and_resources(function: str) -> None:
             assert "*" not in action, f"{function}: wildcard action {action}"
         for resource in _as_list(statement["Resource"]):
             assert resource != "*", f"{function}: wildcard resource"
+            if resource == CUSTOMER_STREAM_ROLE and function in STREAM_SENDERS:
+                assert _as_list(statement["Action"]) == ["sts:AssumeRole"], f"{function}: {statement['Action']}"
+                continue
             assert _referenced(resource) in RESOURCES, f"{function}: resource {resource} is not one of ours"
 
 

@@ -24,3 +24,15 @@ def client(service: str) -> Any:
 def reset_clients() -> None:
     """Forget every client (tests and the local cloud)."""
     client.cache_clear()
+
+
+def client_as(service: str, credentials: dict[str, Any], *, region: str | None = None) -> Any:
+    """A client that calls as another principal (an assumed role's temporary ``Credentials``), not cached."""
+    return boto3.client(
+        service,
+        region_name=region,
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        config=_CONFIG,
+    )

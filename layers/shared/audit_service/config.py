@@ -56,6 +56,8 @@ class Settings(BaseModel):
     # LOG_STREAM_RETRY_BASE_SECONDS (docs/architecture.md, Log streams).
     log_stream_delivery_attempts: int = Field(default=8, ge=1, le=100)
     log_stream_retry_base_seconds: int = Field(default=30, ge=0, le=900)
+    # The account the functions run in: an S3 stream's role must be in another one (domain/streams.py).
+    service_account_id: str | None = Field(default=None, pattern=r"^[0-9]{12}$")
     workflow_wait_seconds: float = Field(default=20.0, ge=0, le=25)
     aws_region: str = Field(default="us-east-1")
 

@@ -104,7 +104,7 @@ if TYPE_CHECKING:
     from audit_service.services.notifications import Notifier
     from audit_service.services.sealer import Sealer
     from audit_service.services.security import SecurityEvents, SecuritySignals
-    from audit_service.services.stream_delivery import StreamDelivery, StreamRouter
+    from audit_service.services.stream_delivery import Destinations, StreamDelivery, StreamRouter
     from audit_service.services.streams import LogStreams
     from audit_service.services.tenants import TenantDirectory
     from audit_service.services.totals import Counter, Totals
@@ -455,7 +455,19 @@ def log_streams() -> LogStreams:
         members(),
         tenants=tenant_directory(),
         replays=SqsQueue(lambda: client("sqs"), settings.log_stream_route_queue_url),
-        allow_local_destinations=settings.log_stream_allow_local_destinations,
+        destinations=stream_destinations(),
+    )
+
+
+@cache
+def stream_destinations() -> Destinations:
+    from audit_service.services.stream_delivery import Destinations
+    from audit_service.services.stream_s3 import S3Writer
+
+    settings = get_settings()
+    return Destinations(
+        allow_local=settings.log_stream_allow_local_destinations,
+        objects=S3Writer(lambda: client("sts"), service_account=settings.service_account_id),
     )
 
 
@@ -485,8 +497,8 @@ def stream_delivery() -> StreamDelivery:
         lambda kind, record: views[kind](record),
         SqsQueue(lambda: client("sqs"), settings.log_stream_dead_letter_queue_url),
         replays=SqsQueue(lambda: client("sqs"), settings.log_stream_route_queue_url),
+        destinations=stream_destinations(),
         paused=security_signals().stream_paused,
-        allow_local_destinations=settings.log_stream_allow_local_destinations,
         give_up_after=settings.log_stream_delivery_attempts,
     )
 

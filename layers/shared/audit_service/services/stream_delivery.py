@@ -8,7 +8,8 @@ Three steps, each retried by its own queue:
    each record, and queues one delivery per stream and chunk (keys only).
 3. ``StreamDelivery`` (DeliverLogStreamRecordsFunction): reads the chunk's records (only the stream's
    tenant's: the key must start with its id, and each record opens only under the tenant's encryption
-   context), formats them as the API shows them, signs the body and POSTs it. A failure is retried by
+   context), formats them as the API shows them, signs the body and POSTs it (or, for an S3 stream, writes
+   it into the customer's bucket as the customer's role: services/stream_s3.py). A failure is retried by
    the delivery queue with back-off; after ``give_up_after`` attempts the chunk's keys are kept in the
    stream dead-letter queue and counted as failed (the records themselves stay in the log, encrypted).
 
@@ -38,11 +39,13 @@ from audit_service.domain.models import utc_now
 from audit_service.domain.ocsf import to_ocsf
 from audit_service.domain.streams import (
     DELIVERY_HEADER,
+    HTTP_DESTINATIONS,
     SIGNATURE_HEADER,
     STREAM_HEADER,
     DestinationRefused,
     StreamFormat,
     check_destination,
+    object_key,
     selects,
     signature,
 )
@@ -402,6 +405,56 @@ def send_signed(
     return send(url, body, headers)
 
 
+class ObjectWriter(Protocol):
+    def check(self, role_arn: str) -> None: ...
+
+    def put(self, stream_id: str, fields: dict[str, str], body: bytes, *, key: str) -> Sent: ...
+
+
+class Destinations:
+    """Checks a new stream's destination, and sends a body of lines to one: POSTed (https, Splunk, Datadog)
+    or written as an object (S3). Either way the result is a ``Sent``, so failures are handled alike."""
+
+    def __init__(self, *, allow_local: bool, objects: ObjectWriter, send: Sender = post) -> None:
+        self._allow_local = allow_local
+        self._objects = objects
+        self._send = send
+
+    def check(self, destination_type: str, fields: dict[str, str]) -> None:
+        """At creation: refuse what a delivery would refuse (DestinationRefused)."""
+        if destination_type in HTTP_DESTINATIONS:
+            check_destination(fields["url"], allow_local=self._allow_local)
+        else:
+            self._objects.check(fields["role_arn"])
+
+    def send(
+        self,
+        destination_type: str,
+        stream_id: str,
+        fields: dict[str, str],
+        lines: list[Line],
+        *,
+        tenant_id: int,
+        kind: str,
+        delivery_id: str,
+    ) -> Sent:
+        """``lines`` in time order; ``kind`` names an S3 object's folder (a kind, ``records`` or ``test``)."""
+        body = encode_body(destination_type, lines, tenant_id=tenant_id)
+        if destination_type not in HTTP_DESTINATIONS:
+            key = object_key("", kind, lines[0].time, delivery_id)
+            return self._objects.put(stream_id, fields, body, key=key)
+        return send_signed(
+            destination_type,
+            stream_id,
+            fields["url"],
+            fields["secret"],
+            body,
+            delivery_id=delivery_id,
+            allow_local=self._allow_local,
+            send=self._send,
+        )
+
+
 Viewer = Callable[[str, StoredRecord], dict[str, Any]]
 
 
@@ -414,15 +467,14 @@ class StreamDelivery:
         self,
         streams: StreamsRepository,
         records: LogRecordStore,
-        destination: Callable[[StreamItem], tuple[str, str]],
+        destination: Callable[[StreamItem], dict[str, str]],
         view: Viewer,
         dead_letters: Queue,
         *,
         replays: Queue,
+        destinations: Destinations,
         paused: PauseSignal,
-        allow_local_destinations: bool,
         give_up_after: int,
-        send: Sender = post,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._streams = streams
@@ -431,10 +483,9 @@ class StreamDelivery:
         self._view = view
         self._dead_letters = dead_letters
         self._replays = replays
+        self._destinations = destinations
         self._paused = paused
-        self._allow_local = allow_local_destinations
         self._give_up_after = give_up_after
-        self._send = send
         self._clock = clock
 
     def deliver(self, request: DeliveryRequest, *, delivery_id: str, attempt: int) -> DeliveryOutcome:
@@ -460,17 +511,15 @@ class StreamDelivery:
         ):
             return DeliveryOutcome.HELD
         lines = [self._line(request, record, stream.format) for record in found]
-        body = encode_body(stream.destination_type, lines, tenant_id=request.tenant_id)
-        url, credential = self._destination(stream)
-        sent = send_signed(
+        kinds = {record.pk.split("#")[1] for record in found}
+        sent = self._destinations.send(
             stream.destination_type,
             stream.stream_id,
-            url,
-            credential,
-            body,
+            self._destination(stream),
+            lines,
+            tenant_id=request.tenant_id,
+            kind=kinds.pop() if len(kinds) == 1 else "records",
             delivery_id=delivery_id,
-            allow_local=self._allow_local,
-            send=self._send,
         )
         if sent.ok:
             newest = found[-1].ts_key.split("#", 1)[0]

@@ -17,12 +17,13 @@ from audit_service.domain.streams import (
     DestinationRefused,
     NewStream,
     Replay,
+    S3Destination,
     StreamState,
-    check_destination,
     lag_seconds,
+    public_destination,
 )
 from audit_service.services.changes import ChangeRecorder
-from audit_service.services.stream_delivery import Line, Queue, ReplayJob, encode_body, send_signed
+from audit_service.services.stream_delivery import Destinations, Line, Queue, ReplayJob
 
 if TYPE_CHECKING:
     from audit_service.crypto.envelope import Envelope
@@ -38,6 +39,22 @@ def destination_binding(tenant_id: int, stream_id: str) -> str:
     return f"{tenant_id}|{stream_sk(stream_id)}"
 
 
+def sealed_fields(new: NewStream) -> dict[str, str]:
+    """What is sealed of a new stream's destination. An S3 stream gets its external ID here: random, not
+    secret (it is returned, for the customer's trust policy), so that a role trusting this service works
+    only for the stream the customer made for it (the confused-deputy check)."""
+    destination = new.destination
+    if isinstance(destination, S3Destination):
+        return {
+            "bucket": destination.bucket,
+            "prefix": destination.prefix,
+            "role_arn": destination.role_arn,
+            **({"region": destination.region} if destination.region else {}),
+            "external_id": f"ld-{secrets.token_hex(16)}",
+        }
+    return {"url": destination.url, "secret": destination.credential}
+
+
 class LogStreams:
     def __init__(
         self,
@@ -48,7 +65,7 @@ class LogStreams:
         *,
         tenants: TenantDirectory,
         replays: Queue,
-        allow_local_destinations: bool,
+        destinations: Destinations,
     ) -> None:
         self._repo = repository
         self._envelope = envelope
@@ -56,15 +73,17 @@ class LogStreams:
         self._members = members
         self._tenants = tenants
         self._replays = replays
-        self._allow_local = allow_local_destinations
+        self._destinations = destinations
 
     def create(
         self, tenant_id: int, new: NewStream, *, principal: Principal, request: RequestMetadata
     ) -> dict[str, Any]:
+        fields = sealed_fields(new)
         try:
-            check_destination(new.destination.url, allow_local=self._allow_local)
+            self._destinations.check(new.destination.type, fields)
         except DestinationRefused as error:
-            raise InvalidInput(f"destination.url: {error}") from error
+            field = "role_arn" if isinstance(new.destination, S3Destination) else "url"
+            raise InvalidInput(f"destination.{field}: {error}") from error
         existing = len(self._repo.of_tenant(tenant_id))
         if existing >= MAX_STREAMS_PER_TENANT:
             raise Conflict(f"a tenant has at most {MAX_STREAMS_PER_TENANT} streams; delete one first")
@@ -81,7 +100,7 @@ class LogStreams:
             created_by=principal.user_id,
             version=1,
             sealed_destination=self._envelope.seal(
-                {"url": new.destination.url, "secret": new.destination.credential},
+                fields,
                 context=destination_context(tenant_id),
                 bind=destination_binding(tenant_id, stream_id),
             ),
@@ -92,10 +111,10 @@ class LogStreams:
             author=self._members.author(tenant_id, principal.user_id),
             request=request,
             previous=None,
-            current=self._configuration(stream, new.destination.url),
+            current=self._configuration(stream, fields),
         )
         self._repo.create(stream, audit_record=audit, streams_before=existing, limit=MAX_STREAMS_PER_TENANT)
-        return self._view(stream, url=new.destination.url)
+        return self._view(stream, fields)
 
     def list_streams(self, tenant_id: int) -> dict[str, Any]:
         streams = self._repo.of_tenant(tenant_id)
@@ -111,7 +130,7 @@ class LogStreams:
             event_type="log_stream_deleted",
             author=self._members.author(tenant_id, principal.user_id),
             request=request,
-            previous=self._configuration(stream, self.destination(stream)[0]),
+            previous=self._configuration(stream, self.destination(stream)),
             current=None,
         )
         self._repo.delete(stream, audit_record=audit, streams_before=len(self._repo.of_tenant(tenant_id)))
@@ -213,10 +232,10 @@ class LogStreams:
         return self.view(changed)
 
     def send_test(self, tenant_id: int, stream_id: str, *, request: RequestMetadata) -> dict[str, Any]:
-        """One signed delivery of a single test line, now, whatever the stream's state; what the endpoint said.
-        It is shaped like a record's line (``kind`` ``test``), changes nothing and is not counted."""
+        """One signed delivery of a single test line (an object of its own for S3), now, whatever the stream's
+        state; what the endpoint said. It is shaped like a record's line (``kind`` ``test``), changes nothing
+        and is not counted."""
         stream = self._found(tenant_id, stream_id)
-        url, secret = self.destination(stream)
         test_id = f"test-{secrets.token_hex(8)}"
         line = {
             "id": test_id,
@@ -230,29 +249,29 @@ class LogStreams:
                 "request_id": request.request_id,
             },
         }
-        body = encode_body(stream.destination_type, [Line(line, time.time())], tenant_id=tenant_id)
-        sent = send_signed(
+        sent = self._destinations.send(
             stream.destination_type,
             stream_id,
-            url,
-            secret,
-            body,
+            self.destination(stream),
+            [Line(line, time.time())],
+            tenant_id=tenant_id,
+            kind="test",
             delivery_id=test_id,
-            allow_local=self._allow_local,
         )
         return {"id": test_id, "delivered": sent.ok, "status": sent.status, "message": sent.message}
 
-    def destination(self, stream: StreamItem) -> tuple[str, str]:
-        """The stream's URL and signing secret (the secret never leaves the service but as a signature)."""
+    def destination(self, stream: StreamItem) -> dict[str, str]:
+        """The stream's destination as sealed: URL and credential (``secret``, which never leaves the service
+        but as a signature or header), or bucket, prefix, role, region and external ID."""
         fields = self._envelope.open(
             stream.sealed_destination,
             context=destination_context(stream.tenant_id),
             bind=destination_binding(stream.tenant_id, stream.stream_id),
         )
-        return str(fields["url"]), str(fields["secret"])
+        return {str(name): str(value) for name, value in fields.items()}
 
     def view(self, stream: StreamItem) -> dict[str, Any]:
-        return self._view(stream, url=self.destination(stream)[0])
+        return self._view(stream, self.destination(stream))
 
     def _found(self, tenant_id: int, stream_id: str) -> StreamItem:
         stream = self._repo.get(tenant_id, stream_id)
@@ -261,25 +280,25 @@ class LogStreams:
         return stream
 
     @staticmethod
-    def _configuration(stream: StreamItem, url: str) -> dict[str, Any]:
+    def _configuration(stream: StreamItem, fields: dict[str, str]) -> dict[str, Any]:
         """What the audit records show of a stream: everything but the secret."""
         return {
             "stream_id": stream.stream_id,
             "name": stream.name,
-            "destination": {"type": stream.destination_type, "url": url},
+            "destination": public_destination(stream.destination_type, fields),
             "kinds": sorted(stream.kinds),
             "types": sorted(stream.types),
             "format": stream.format,
         }
 
-    def _view(self, stream: StreamItem, *, url: str) -> dict[str, Any]:
+    def _view(self, stream: StreamItem, fields: dict[str, str]) -> dict[str, Any]:
         state = StreamState(stream.state)
         if state is StreamState.ACTIVE and stream.consecutive_failures:
             state = StreamState.FAILING
         return {
             "id": stream.stream_id,
             "tenant_id": stream.tenant_id,
-            **{name: value for name, value in self._configuration(stream, url).items() if name != "stream_id"},
+            **{name: value for name, value in self._configuration(stream, fields).items() if name != "stream_id"},
             "created_at": iso_utc(stream.created_at),
             "created_by": {"id": stream.created_by},
             "health": {
