@@ -475,6 +475,14 @@ const DESTINATIONS = {
     { name: "url", label: "URL (your Datadog site's)", type: "url",
       value: "https://http-intake.logs.datadoghq.com/api/v2/logs" },
     { name: "api_key", label: "API key", secret: true, required: true, minlength: 16 }] },
+  s3: { label: "S3 bucket (your AWS account)", fields: [
+    { name: "bucket", label: "Bucket", required: true, placeholder: "acme-audit-logs" },
+    { name: "prefix", label: "Prefix (optional)", placeholder: "ld-audit/" },
+    { name: "role_arn", label: "Role the service assumes", required: true,
+      placeholder: "arn:aws:iam::123456789012:role/ld-audit-log-stream" },
+    { name: "region", label: "Bucket's region (optional)", placeholder: "eu-west-1" }],
+  // the external ID is the service's, made for this stream: it goes into the role's trust policy
+  show: (d) => [`s3://${d.bucket}/${d.prefix || ""}`, h("br"), d.role_arn, h("br"), `external ID: ${d.external_id}`] },
 };
 const shown = (destination) => destination.url; // an entry may bring its own `show` (a bucket has no URL)
 const KINDS = ["audit", "access", "security"];

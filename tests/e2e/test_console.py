@@ -9,6 +9,7 @@ accessibility violations.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import uuid
 from collections.abc import Iterator
@@ -572,7 +573,21 @@ def test_an_owner_creates_tests_pauses_replays_and_deletes_a_log_stream(
     page.get_by_text("Replay of Console SIEM queued").wait_for()
     assert _delivered(_reload_until(page, row, r"\b(2[6-9]|[3-9]\d|\d{3,}) delivered")) >= 3 + 23
 
-    for name, stream in (("Wrong secret", wrong), ("Console SIEM", row)):
+    # A bucket in the customer's own account: the row shows what their role's trust policy needs.
+    page.get_by_label("Name").fill("Customer bucket")
+    page.get_by_label("Destination").select_option("s3")
+    page.get_by_label("Bucket", exact=True).fill("acme-audit-logs")
+    page.get_by_label("Prefix (optional)").fill("ld-audit")
+    page.get_by_label("Role the service assumes").fill("arn:aws:iam::111111111111:role/ld-audit-log-stream-acme")
+    page.get_by_role("button", name="Create stream").click()
+    page.get_by_text("Customer bucket was created").wait_for()
+    bucket = table.get_by_role("row").filter(has_text="Customer bucket")
+    shown = bucket.inner_text()
+    assert "s3://acme-audit-logs/ld-audit/" in shown and "role/ld-audit-log-stream-acme" in shown
+    assert re.search(r"external ID: ld-[0-9a-f]{32}", shown), shown
+    look(page, "18-streams-s3")
+
+    for name, stream in (("Wrong secret", wrong), ("Console SIEM", row), ("Customer bucket", bucket)):
         stream.get_by_role("button", name="Delete").click()
         page.get_by_text(f"Delete {name}?").wait_for()
         assert _focused(stream.get_by_role("button", name="Cancel"))
