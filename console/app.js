@@ -486,7 +486,7 @@ const DESTINATIONS = {
 };
 const shown = (destination) => destination.url; // an entry may bring its own `show` (a bucket has no URL)
 const KINDS = ["audit", "access", "security"];
-const STATES = { active: "Active", failing: "Failing: retrying", paused: "Paused" };
+const STATES = { active: "Active", failing: "Failing: retrying", paused: "Paused", disabled: "Disabled: kept failing" };
 
 function duration(seconds) {
   if (seconds === null || seconds === undefined) return "";
@@ -521,7 +521,7 @@ async function streamsTab(body, view) {
     const at = `${path}/${stream.id}`;
     const health = stream.health;
     const named = `name-of-${stream.id}`;
-    const paused = health.state === "paused";
+    const paused = health.state === "paused" || health.state === "disabled"; // disabled: paused by the service
     const from = h("input", { id: `replay-${stream.id}`, type: "datetime-local", required: true,
       "aria-describedby": named });
     const actions = h("div", { class: "actions" },

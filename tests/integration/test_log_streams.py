@@ -252,7 +252,7 @@ def test_a_stream_that_keeps_failing_is_paused_with_a_security_event_and_its_res
     api.drain()
 
     _, got = api.call("GET", stream_path(tenant_id, stream), key)
-    assert got["health"]["state"] == "paused" and got["health"]["paused_by"] == "service"
+    assert got["health"]["state"] == "disabled" and got["health"]["paused_by"] == "service"
     status, security = api.call("GET", f"/audit/tenants/{tenant_id}/security?type=log_stream_paused", key)
     assert status == 200, security
     (event,) = security["data"]

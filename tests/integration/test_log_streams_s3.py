@@ -192,7 +192,7 @@ def test_an_s3_stream_to_a_missing_bucket_fails_is_kept_paused_and_its_resume_lo
     _, got = api.call("GET", stream_path(tenant_id, stream), key)
     health = got["health"]
     assert (health["failed"], health["failed_attempts"], health["delivered"]) == (1, 3, 0)
-    assert (health["state"], health["paused_by"]) == ("paused", "service")
+    assert (health["state"], health["paused_by"]) == ("disabled", "service")
     assert {name: health["last_error"][name] for name in ("status", "message")} == {
         "status": 404,
         "message": "put object: NoSuchBucket",

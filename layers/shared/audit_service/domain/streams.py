@@ -44,6 +44,9 @@ class StreamState(StrEnum):
     ACTIVE = "active"
     FAILING = "failing"  # active, and its last delivery attempt failed (it is being retried); shown, not stored
     PAUSED = "paused"  # nothing is sent; what comes meanwhile is delivered on resume (a replay from the pause)
+    # paused by the service: its deliveries kept failing (a chunk given up on); resume enables it again, and
+    # the kept chunk is sent with all that followed. Shown, not stored (stored: paused, paused_by service)
+    DISABLED = "disabled"
 
 
 Url = Annotated[str, Field(min_length=8, max_length=2048, pattern=r"^[\x21-\x7e]+$")]

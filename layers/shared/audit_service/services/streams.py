@@ -295,6 +295,8 @@ class LogStreams:
         state = StreamState(stream.state)
         if state is StreamState.ACTIVE and stream.consecutive_failures:
             state = StreamState.FAILING
+        elif state is StreamState.PAUSED and stream.paused_by == "service":
+            state = StreamState.DISABLED
         return {
             "id": stream.stream_id,
             "tenant_id": stream.tenant_id,
