@@ -179,9 +179,7 @@ class StreamRouter:
                 if selects(stream.kinds, stream.types, kind=record.kind, record_type=record.type):
                     chosen.setdefault((tenant_id, stream.stream_id), []).append((record.pk, record.sk))
         bodies = [
-            body
-            for (tenant_id, stream_id), keys in chosen.items()
-            for body in _chunks(tenant_id, stream_id, keys, replayed=False)
+            body for (tenant_id, stream_id), keys in chosen.items() for body in _chunks(tenant_id, stream_id, keys)
         ]
         self._deliveries.send(bodies)
         return len(bodies)
@@ -278,13 +276,11 @@ def _next_step(
     return job.model_copy(update={"partitions": remaining, "starts": next_starts, "after": None})
 
 
-def _chunks(tenant_id: int, stream_id: str, keys: list[tuple[str, str]], *, replayed: bool) -> list[str]:
+def _chunks(tenant_id: int, stream_id: str, keys: list[tuple[str, str]]) -> list[str]:
+    """The live feed's deliveries for one stream (a replay queues its own, one per step)."""
     return [
         DeliveryRequest(
-            tenant_id=tenant_id,
-            stream_id=stream_id,
-            records=keys[start : start + RECORDS_PER_DELIVERY],
-            replayed=replayed,
+            tenant_id=tenant_id, stream_id=stream_id, records=keys[start : start + RECORDS_PER_DELIVERY]
         ).model_dump_json()
         for start in range(0, len(keys), RECORDS_PER_DELIVERY)
     ]
