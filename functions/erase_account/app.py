@@ -18,7 +18,7 @@ from audit_service.api.contract import accepted, responses
 from audit_service.api.http import create_app, current_principal, only_query_parameters
 from audit_service.config import get_settings
 from audit_service.observability import instrumented
-from audit_service.services.gdpr import check_confirmation, check_erasable
+from audit_service.services.account_reads import check_confirmation, check_erasable
 
 settings = get_settings()
 workflows = container.workflows()

@@ -9,7 +9,7 @@ from audit_service.api.contract import Items, responses
 from audit_service.api.http import create_app, current_principal, only_query_parameters
 from audit_service.config import get_settings
 from audit_service.observability import instrumented
-from audit_service.services.my_account import api_keys_of
+from audit_service.services.account_reads import api_keys_of
 
 get_settings()
 # Keys carry no personal data: the route needs no Encryption SDK, only the keys table.

@@ -143,7 +143,7 @@ for name, directory in {functions!r}:
     sys.path.insert(0, directory)
     importlib.import_module("app")
     sys.path.remove(directory)
-    if "aws_encryption_sdk" in sys.modules:
+    if {module!r} in sys.modules:
         print(json.dumps(name))
         break
 else:
@@ -151,11 +151,17 @@ else:
 """
 
 
+def _first_importing(module: str, functions: list[tuple[str, str]]) -> str | None:
+    """The first of ``functions`` whose init imports ``module`` (None: none does)."""
+    found: str | None = json.loads(_run(IMPORT_EACH.format(functions=functions, module=module)))
+    return found
+
+
 def test_no_function_that_never_opens_personal_data_imports_the_encryption_sdk_at_init() -> None:
     functions = _functions(personal_data=False)
     assert len(functions) >= 5  # the authorizer, the catalog, the OpenAPI document, the Console...
 
-    assert json.loads(_run(IMPORT_EACH.format(functions=functions))) is None
+    assert _first_importing("aws_encryption_sdk", functions) is None
 
 
 def test_an_envelope_imports_the_encryption_sdk_when_loaded_not_when_made() -> None:
@@ -168,3 +174,35 @@ envelope.load()
 print(json.dumps([made, "aws_encryption_sdk" in sys.modules]))
 """
     assert json.loads(_run(code)) == [False, True]
+
+
+# Routes that read the accounts tables and open no personal data (services/account_reads.py).
+ACCOUNT_READS = (
+    "ListOwnTenantsFunction",
+    "GetTenantResourcesFunction",
+    "ListOwnApiKeysFunction",
+    "EraseAccountFunction",
+)
+# Routes whose request body carries an email address (their body model validates it when the route is made).
+EMAIL_BODIES = ("CreateInvitationFunction", "UpdateOwnProfileFunction")
+
+
+def _named(names: tuple[str, ...]) -> list[tuple[str, str]]:
+    every = _functions(personal_data=False) + _functions(personal_data=True)
+    found = [(name, directory) for name, directory in every if name in names]
+    assert len(found) == len(names)
+    return found
+
+
+def test_routes_that_only_read_accounts_start_without_the_services_that_change_them() -> None:
+    # services.changes is the change recorder's graph (audit log, totals, security events) that
+    # services/accounts.py, my_account.py and gdpr.py import: ~50-70 ms of a cold start.
+    assert _first_importing("audit_service.services.changes", _named(ACCOUNT_READS)) is None
+
+
+def test_only_routes_whose_body_carries_an_email_import_email_validation_at_init() -> None:
+    every = _functions(personal_data=False) + _functions(personal_data=True)
+    others = [(name, directory) for name, directory in every if name not in EMAIL_BODIES]
+
+    assert _first_importing("email_validator", others) is None
+    assert _first_importing("email_validator", _named(EMAIL_BODIES[:1])) == EMAIL_BODIES[0]

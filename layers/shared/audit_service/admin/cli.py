@@ -35,7 +35,7 @@ from audit_service.config import get_settings
 from audit_service.domain.errors import DomainError
 from audit_service.domain.models import Plan, SecurityEventType
 from audit_service.domain.permissions import Role
-from audit_service.services.accounts import TENANT_RESOURCE_KINDS
+from audit_service.services.account_reads import TENANT_RESOURCE_KINDS
 
 _OUTPUT_TO_ENV = {
     "TenantsTableName": "TENANTS_TABLE",

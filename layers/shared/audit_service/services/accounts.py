@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from audit_service.crypto.hashing import api_key_hash
 from audit_service.dal.accounts import AccountsRepository
@@ -24,6 +24,7 @@ from audit_service.domain.models import (
 from audit_service.domain.permissions import Role
 from audit_service.domain.shards import MAX_SHARDS, ShardLayout
 from audit_service.domain.users import User, UserProfile
+from audit_service.services.account_reads import TENANT_RESOURCE_KINDS
 from audit_service.services.auth import generate_api_key_secret
 from audit_service.services.changes import ChangeRecorder
 from audit_service.services.members import member_binding, member_context
@@ -31,8 +32,6 @@ from audit_service.services.members import member_binding, member_context
 if TYPE_CHECKING:  # the Encryption SDK is imported where data is sealed, not by every importer
     from audit_service.crypto.envelope import Envelope
     from audit_service.crypto.hashing import BlindIndex
-
-TENANT_RESOURCE_KINDS = ("division", "environment", "deployment")
 
 
 def user_context(user_id: int) -> dict[str, str]:
@@ -105,26 +104,6 @@ class Accounts:
         if layout != tenant.layout:
             self._repo.set_log_shards(tenant_id, old=tenant.layout, new=layout)
         return layout
-
-    def tenants_of(self, roles: dict[int, Role]) -> list[dict[str, Any]]:
-        """The caller's tenants (from the roles the authorizer passed), with name, plan and role, by id."""
-        tenants = self._repo.get_tenants(sorted(roles))
-        return [
-            {"id": t.id, "name": t.name, "plan": t.plan.value, "role": roles[t.id].value}
-            for t in (tenants[i] for i in sorted(roles) if i in tenants)
-        ]
-
-    def resource_tree(self, tenant_id: int) -> dict[str, Any]:
-        """The tenant's divisions, environments and deployments, each with its parent's id."""
-        if self._repo.get_tenant(tenant_id) is None:
-            raise NotFound(f"tenant {tenant_id} does not exist")
-        tree: dict[str, Any] = {"tenant_id": tenant_id}
-        for kind in TENANT_RESOURCE_KINDS:
-            tree[f"{kind}s"] = [
-                {"id": r.id, "name": r.name, "parent_id": r.parent_id}
-                for r in self._repo.tenant_resources(tenant_id, kind)
-            ]
-        return tree
 
     def add_tenant_resource(self, tenant_id: int, kind: str, name: str, parent_id: int | None = None) -> TenantResource:
         if kind not in TENANT_RESOURCE_KINDS:

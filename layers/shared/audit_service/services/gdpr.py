@@ -23,12 +23,12 @@ from typing import Any
 
 from audit_service.dal.accounts import AccountsRepository
 from audit_service.dal.invitations import PENDING, InvitationsRepository
-from audit_service.dal.members import LastOwner, MembersRepository
+from audit_service.dal.members import MembersRepository
 from audit_service.dal.users import UsersRepository
 from audit_service.domain.audit import Ref
 from audit_service.domain.errors import InvalidInput, NotFound
 from audit_service.domain.models import iso_utc, utc_now
-from audit_service.domain.permissions import Role
+from audit_service.services.account_reads import check_erasable
 from audit_service.services.changes import ChangeRecorder
 from audit_service.services.invitations import Invitations
 from audit_service.services.my_account import MyAccount
@@ -264,15 +264,3 @@ class AccountErasure:
         self._users.delete(f"email#{profile['email_hash']}", "EMAIL")
         self._users.delete(str(user_id), "PROFILE")
         return 1
-
-
-def check_erasable(accounts: AccountsRepository, user_id: int) -> None:
-    """Refuse to start an erasure while the user is the last owner of a tenant (no decryption needed)."""
-    for tenant_id, role in accounts.roles_of(user_id).items():
-        if role is Role.OWNER and accounts.owner_count(tenant_id) <= 1:
-            raise LastOwner(f"you are the last owner of tenant {tenant_id}: transfer ownership first")
-
-
-def check_confirmation(text: str) -> None:
-    if text != "erase my account":
-        raise InvalidInput('to erase your account, send {"confirm": "erase my account"}')

@@ -31,6 +31,7 @@ from audit_service.domain.errors import Conflict, InvalidInput, NotFound
 from audit_service.domain.models import ApiKey, ApiKeyStatus, RequestMetadata, iso_utc, utc_now
 from audit_service.domain.sessions import SessionEnded, SessionStarted
 from audit_service.domain.users import UserProfile
+from audit_service.services.account_reads import api_keys_of, key_view
 from audit_service.services.accounts import profile_binding, user_context
 from audit_service.services.auth import generate_api_key_secret
 from audit_service.services.changes import ChangeRecorder
@@ -76,22 +77,6 @@ TENANT_COPY: dict[str, Callable[[Values, Values], tuple[Values, Values]]] = {
     "session_started": lambda p, c: (_without(p, "source_ip", "user_agent"), _without(c, "source_ip", "user_agent")),
     "settings_updated": lambda p, c: (None, _changed_names(p, c)),
 }
-
-
-def _key_view(api_key: ApiKey) -> dict[str, Any]:
-    return {
-        "id": api_key.key_id,
-        "name": api_key.name,
-        "status": api_key.status.value,
-        "created_at": iso_utc(api_key.created_at),
-        "revoked_at": iso_utc(api_key.revoked_at) if api_key.revoked_at else None,
-    }
-
-
-def api_keys_of(accounts: AccountsRepository, user_id: int) -> list[dict[str, Any]]:
-    """A user's API keys, newest first, never their secrets (nothing to decrypt)."""
-    keys = sorted(accounts.list_api_keys(user_id), key=lambda k: k.created_at, reverse=True)
-    return [_key_view(api_key) for api_key in keys]
 
 
 class MyAccount:
@@ -466,7 +451,7 @@ class MyAccount:
             created_at=utc_now(),
         )
         _profile, who = self._profile_item(user_id)
-        view = _key_view(api_key)
+        view = key_view(api_key)
         self._accounts.put_api_key(
             api_key, extra=self._audit(user_id, who["name"], "api_key_created", request, previous=None, current=view)
         )
@@ -483,8 +468,8 @@ class MyAccount:
             who["name"],
             "api_key_revoked",
             request,
-            previous=_key_view(found),
-            current={**_key_view(found), "status": "revoked", "revoked_at": iso_utc(now)},
+            previous=key_view(found),
+            current={**key_view(found), "status": "revoked", "revoked_at": iso_utc(now)},
         )
         self._accounts.revoke_api_key(found.key_hash, user_id=user_id, revoked_at=now, extra=audit)
 
