@@ -12,7 +12,7 @@ import io
 import json
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,14 @@ class FunctionSpec:
     environment: dict[str, str]
     timeout: int
     memory: int
+    # AutoPublishAlias: the alias every caller invokes and the version it points to (SAM's Version and Alias)
+    alias_arn: str | None = None
+    version: str = "$LATEST"
+
+    @property
+    def invoked_arn(self) -> str:
+        """What callers name: the alias's ARN where the function publishes one, else the function's."""
+        return self.alias_arn or self.arn
 
 
 @dataclass(frozen=True)
@@ -166,8 +174,11 @@ class Provisioner:
         return self.stack
 
     def _resolve_authorizers(self) -> None:
-        """Authorizer FunctionArn values resolve to ARNs; map them back to the functions' logical ids."""
-        by_arn = {spec.arn: spec.logical_id for spec in self.stack.functions.values()}
+        """Authorizer FunctionArn values resolve to ARNs (the alias's, or the function's); map them back to
+        the functions' logical ids."""
+        by_arn = {
+            arn: spec.logical_id for spec in self.stack.functions.values() for arn in {spec.arn, spec.invoked_arn}
+        }
         for api in self.stack.apis.values():
             for name, authorizer in list(api.authorizers.items()):
                 if authorizer.function in by_arn:
@@ -385,6 +396,10 @@ class Provisioner:
         environment = props.get("Environment", {}).get("Variables", {})
         resolved_env = {name: str(value) for name, value in self.stack.resolver.resolve(environment).items()}
         name = props.get("FunctionName", self._name(logical_id))
+        alias_name = (
+            str(self.stack.resolver.resolve(props["AutoPublishAlias"])) if "AutoPublishAlias" in props else None
+        )
+        version_description = str(self.stack.resolver.resolve(props.get("VersionDescription", "")))
         code_dir = (self._root / props["CodeUri"]).resolve()
         spec = FunctionSpec(
             logical_id=logical_id,
@@ -410,8 +425,21 @@ class Provisioner:
             Environment={"Variables": resolved_env},
             Architectures=props.get("Architectures", ["x86_64"]),
         )
+        if alias_name is not None:
+            spec = self._publish_alias(logical_id, spec, alias_name, version_description)
         self.stack.functions[logical_id] = spec
         self._set(logical_id, name, Arn=spec.arn)
+
+    def _publish_alias(self, logical_id: str, spec: FunctionSpec, alias_name: str, description: str) -> FunctionSpec:
+        """SAM's AutoPublishAlias: a published version and an alias on it. ``!Ref <Function>.Alias`` is the
+        alias's ARN and ``!Ref <Function>.Version`` the version's, as SAM resolves them. SnapStart (a property
+        of the version on AWS) has nothing to emulate: functions here run in-process."""
+        lambda_ = self._clients("lambda")
+        version = lambda_.publish_version(FunctionName=spec.name, Description=description)
+        alias = lambda_.create_alias(FunctionName=spec.name, Name=alias_name, FunctionVersion=version["Version"])
+        self.stack.resolver.refs[f"{logical_id}.Version"] = version["FunctionArn"]
+        self.stack.resolver.refs[f"{logical_id}.Alias"] = alias["AliasArn"]
+        return replace(spec, alias_arn=alias["AliasArn"], version=version["Version"])
 
     def _api(self, logical_id: str, props: dict[str, Any]) -> None:
         auth = props.get("Auth", {})

@@ -105,7 +105,9 @@ class Container:
         if self._module is None:
             self._module = self._load()
         handler = getattr(self._module, self.spec.handler.rpartition(".")[2])
-        context = LambdaContext(self.spec.name, self.spec.arn, self.spec.memory, self.spec.timeout)
+        context = LambdaContext(
+            self.spec.name, self.spec.invoked_arn, self.spec.memory, self.spec.timeout, self.spec.version
+        )
         self.invocations += 1
         try:
             return handler(event, context)

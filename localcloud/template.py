@@ -144,6 +144,8 @@ class Resolver:
                 return "${" + expression[1:] + "}"
             if expression in variables:
                 return str(self.resolve(variables[expression]))
+            if expression in self.refs:  # SAM's ${Function.Alias}, ${Function.Version}
+                return str(self.refs[expression])
             if "." in expression:
                 resource, attribute = expression.split(".", 1)
                 return str(self._get_att([resource, attribute]))

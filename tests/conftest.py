@@ -77,7 +77,7 @@ PERSONAL_VALUES = (
 @pytest.fixture
 def stack(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     """The template's resources on moto. After the test: no personal value stored in plain text, and every AWS
-    call a function made allowed by that function's role in the template (tests/iam.py)."""
+    call a function (or a state machine's task) made allowed by its role in the template (tests/iam.py)."""
     from tests.iam import Recorder, denied
 
     created = provision(clients, stack_name="test", region=REGION)
@@ -90,7 +90,7 @@ def stack(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     leaked = [value for value in PERSONAL_VALUES if value.lower() in stored]
     assert not leaked, f"personal data stored in plain text: {leaked}"
     refused = denied(recorder.calls, created)
-    assert not refused, "calls the functions' roles in template.yaml do not allow:\n" + "\n".join(refused)
+    assert not refused, "calls the roles in template.yaml do not allow:\n" + "\n".join(refused)
 
 
 @pytest.fixture(autouse=True)

@@ -10,15 +10,22 @@ function's policy in ``template.yaml``, resolved against the test's stack.
 Calls made with other credentials than the function's own (an S3 stream's
 writes, as the customer's role it assumed) are the customer's role policy's
 business, not the template's: they are recorded but not checked here.
+
+A state machine's Lambda tasks are checked the same way, against the state
+machine's ``Policies``: moto's Step Functions invokes a task's function through
+boto3 from its execution's thread, which ``CURRENT_STATE_MACHINE`` marks. A task
+naming the ``live`` alias needs a policy naming the alias's ARN, as on AWS.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import functools
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +36,8 @@ from localcloud.runtime import CURRENT_FUNCTION
 from localcloud.template import function_properties, load
 
 TEMPLATE = load()
+# The state machine (its ARN) whose execution is running a task in this thread.
+CURRENT_STATE_MACHINE: ContextVar[str | None] = ContextVar("CURRENT_STATE_MACHINE", default=None)
 
 
 @dataclass(frozen=True)
@@ -51,19 +60,44 @@ class Recorder:
 
         def recorded(client: Any, operation: str, params: Any) -> Any:
             function = CURRENT_FUNCTION.get()
+            service = client.meta.service_model.service_name
             if function is not None:
                 credentials = getattr(client._request_signer, "_credentials", None)
                 other = getattr(credentials, "access_key", None) != os.environ.get("AWS_ACCESS_KEY_ID")
-                service = client.meta.service_model.service_name
                 with self._lock:
                     self.calls.append(Call(function, service, operation, dict(params), other))
+            elif (machine := CURRENT_STATE_MACHINE.get()) is not None:  # a task, as the state machine's role
+                with self._lock:
+                    self.calls.append(Call(machine, service, operation, dict(params)))
             return original(client, operation, params)
 
+        from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+
+        tasks = ("execute_lambda_function_integration", "exec_lambda_function")
+        originals = {name: getattr(lambda_eval_utils, name) for name in tasks}
         botocore.client.BaseClient._make_api_call = recorded  # type: ignore[method-assign]
+        for name, task in originals.items():
+            setattr(lambda_eval_utils, name, _as_state_machine(task))
         try:
             yield self
         finally:
             botocore.client.BaseClient._make_api_call = original  # type: ignore[method-assign]
+            for name, task in originals.items():
+                setattr(lambda_eval_utils, name, task)
+
+
+def _as_state_machine(task: Callable[..., Any]) -> Callable[..., Any]:
+    """Wraps moto's Lambda task: its calls are the running state machine's (its context object's ARN)."""
+
+    @functools.wraps(task)
+    def run(env: Any, *args: Any, **kwargs: Any) -> Any:
+        token = CURRENT_STATE_MACHINE.set(env.states.context_object.context_object_data["StateMachine"]["Id"])
+        try:
+            return task(env, *args, **kwargs)
+        finally:
+            CURRENT_STATE_MACHINE.reset(token)
+
+    return run
 
 
 class Resources:
@@ -92,6 +126,15 @@ class Resources:
             for logical, resource in TEMPLATE["Resources"].items()
             if resource["Type"] == "AWS::Events::EventBus"
         }
+        self.functions = {spec.name: spec.arn for spec in stack.functions.values()}
+
+    def function_arn(self, params: dict[str, Any]) -> str:
+        """The ARN IAM checks for a Lambda call: qualified (an alias or version) when the call names one."""
+        name = str(params["FunctionName"])
+        if not name.startswith("arn:"):
+            base, _, qualifier = name.partition(":")
+            name = self.functions[base] + (f":{qualifier}" if qualifier else "")
+        return name + (f":{params['Qualifier']}" if params.get("Qualifier") else "")
 
     def _queue_key(self, logical: str) -> str | None:
         key = TEMPLATE["Resources"][logical].get("Properties", {}).get("KmsMasterKeyId")
@@ -116,17 +159,7 @@ def required(call: Call, resources: Resources) -> list[tuple[str, str]]:
     if service == "kms":
         return [(f"kms:{operation}", resources.key_arn(str(params.get("KeyId", "*"))))]
     if service == "sqs":
-        arn, key = resources.queues[params["QueueUrl"]]
-        action = {"SendMessageBatch": "SendMessage", "DeleteMessageBatch": "DeleteMessage"}.get(operation, operation)
-        needs = [(f"sqs:{action}", arn)]
-        if key and action in ("SendMessage", "ReceiveMessage"):  # SSE-KMS: SQS uses the key as the caller
-            key_arn = resources.key_arn(key)
-            needs += (
-                [("kms:GenerateDataKey", key_arn), ("kms:Decrypt", key_arn)]
-                if action == "SendMessage"
-                else [("kms:Decrypt", key_arn)]
-            )
-        return needs
+        return _sqs(operation, params, resources)
     if service == "s3":
         bucket = f"arn:aws:s3:::{params['Bucket']}"
         if operation == "DeleteObjects":
@@ -143,10 +176,26 @@ def required(call: Call, resources: Resources) -> list[tuple[str, str]]:
         if operation == "GetCallerIdentity":
             return []  # needs no permission
         return [(f"sts:{operation}", str(params["RoleArn"]))]
+    if service == "lambda" and operation == "Invoke":
+        return [("lambda:InvokeFunction", resources.function_arn(params))]
     if service == "stepfunctions":
         arn = params.get("stateMachineArn") or params.get("executionArn")
         return [(f"states:{operation}", str(arn))]
     return [(f"{service}:{operation}", "*")]
+
+
+def _sqs(operation: str, params: dict[str, Any], resources: Resources) -> list[tuple[str, str]]:
+    arn, key = resources.queues[params["QueueUrl"]]
+    action = {"SendMessageBatch": "SendMessage", "DeleteMessageBatch": "DeleteMessage"}.get(operation, operation)
+    needs = [(f"sqs:{action}", arn)]
+    if key and action in ("SendMessage", "ReceiveMessage"):  # SSE-KMS: SQS uses the key as the caller
+        key_arn = resources.key_arn(key)
+        needs += (
+            [("kms:GenerateDataKey", key_arn), ("kms:Decrypt", key_arn)]
+            if action == "SendMessage"
+            else [("kms:Decrypt", key_arn)]
+        )
+    return needs
 
 
 def _dynamodb(operation: str, params: dict[str, Any], resources: Resources) -> list[tuple[str, str]]:
@@ -170,9 +219,16 @@ def _dynamodb(operation: str, params: dict[str, Any], resources: Resources) -> l
     return [(f"dynamodb:{operation}", arn)]
 
 
-def statements(stack: Stack, function: str) -> list[dict[str, Any]]:
+def statements(stack: Stack, caller: str) -> list[dict[str, Any]]:
+    """The policy of a function (its logical id) or of a state machine (its ARN), resolved."""
+    machines = {
+        stack.ref(logical): resource
+        for logical, resource in TEMPLATE["Resources"].items()
+        if resource["Type"] == "AWS::Serverless::StateMachine"
+    }
+    properties = machines[caller]["Properties"] if caller in machines else function_properties(TEMPLATE, caller)
     found: list[dict[str, Any]] = []
-    for policy in function_properties(TEMPLATE, function).get("Policies", []):
+    for policy in properties.get("Policies", []):
         found.extend(stack.resolver.resolve(policy["Statement"]))
     return found
 

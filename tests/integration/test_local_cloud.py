@@ -89,6 +89,27 @@ def test_lambda_invoke_api_runs_the_function_in_process(stack: Stack, demo: dict
     assert runtime.containers["ListAuditTypesFunction"].invocations == 1
 
 
+def test_callers_reach_functions_through_the_live_alias(stack: Stack, demo: dict[str, Any]) -> None:
+    """AutoPublishAlias as SAM makes it: a version and the alias "live" on it, which ``!Ref <Function>.Alias``
+    names; the authorizer and the GDPR state machines' tasks name it (SnapStart itself is not emulated)."""
+    runtime = Runtime(stack)
+    install_lambda_invoker(runtime)
+    steps = stack.functions["EraseAccountStepsFunction"]
+    assert steps.alias_arn == f"arn:aws:lambda:{REGION}:123456789012:function:{steps.name}:live"
+    assert stack.ref("EraseAccountStepsFunction.Alias") == steps.alias_arn
+    alias = clients("lambda").get_alias(FunctionName=steps.name, Name="live")
+    assert alias["AliasArn"] == steps.alias_arn and alias["FunctionVersion"] == steps.version != "$LATEST"
+    definition = clients("stepfunctions").describe_state_machine(stateMachineArn=stack.ref("EraseAccountStateMachine"))
+    assert f'"FunctionName": "{steps.alias_arn}"' in definition["definition"]
+    assert [a.function for a in stack.apis["Api"].authorizers.values()] == ["AuthorizerFunction"]
+
+    event = json.loads((ROOT / "events/list_audit_types/get_as_auditor.json").read_text())
+    listing = stack.functions["ListAuditTypesFunction"]
+    response = clients("lambda").invoke(FunctionName=listing.alias_arn, Payload=json.dumps(event).encode())
+    assert json.loads(response["Payload"].read())["statusCode"] == 200
+    assert runtime.containers["ListAuditTypesFunction"].invocations == 1
+
+
 def test_template_resources_exist_with_their_template_settings(stack: Stack) -> None:
     dynamodb = clients("dynamodb")
     audit = dynamodb.describe_table(TableName=stack.ref("AuditLogTable"))["Table"]

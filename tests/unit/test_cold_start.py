@@ -206,3 +206,46 @@ def test_only_routes_whose_body_carries_an_email_import_email_validation_at_init
 
     assert _first_importing("email_validator", others) is None
     assert _first_importing("email_validator", _named(EMAIL_BODIES[:1])) == EMAIL_BODIES[0]
+
+
+# Every function's init, with each AWS call and each draw of a unique value (secrets, uuid) noted: under SnapStart
+# init runs once and its memory is restored into every execution environment (docs/operations.md, Cold starts).
+INIT_DRAWS = """
+import botocore.client, importlib, json, secrets, uuid
+made = []
+current = None
+
+def refused(client, operation, params):
+    made.append(f"{current}: {client.meta.service_model.service_name}.{operation}")
+    raise RuntimeError("an AWS call at init")
+
+botocore.client.BaseClient._make_api_call = refused
+drawers = {secrets: ("token_bytes", "token_hex", "token_urlsafe", "randbits", "choice"), uuid: ("uuid1", "uuid4")}
+for module, names in drawers.items():
+    for name in names:
+        def drawn(*args, _name=f"{module.__name__}.{name}", _original=getattr(module, name), **kwargs):
+            made.append(f"{sys._getframe(1).f_globals['__name__']}: {_name}")
+            return _original(*args, **kwargs)
+        setattr(module, name, drawn)
+for current, directory in FUNCTIONS:
+    sys.modules.pop("app", None)
+    sys.path.insert(0, directory)
+    importlib.import_module("app")
+    sys.path.remove(directory)
+print(json.dumps(made))
+"""
+
+
+# The one draw: the Encryption SDK's caching materials manager names its cache partition with a uuid4 when made
+# (an envelope's load, at init where a function opens personal data). The name only keys entries of that
+# envelope's own in-memory cache and never leaves the process: the same name in every restored environment
+# shares nothing, since each has its own memory. Data keys are cached on requests, never at init.
+HARMLESS_DRAWS = {"aws_encryption_sdk.materials_managers.caching: uuid.uuid4"}
+
+
+def test_no_function_calls_aws_or_draws_a_unique_value_at_init() -> None:
+    functions = _functions(personal_data=False) + _functions(personal_data=True)
+    assert len(functions) == len([r for r in load()["Resources"].values() if r["Type"] == "AWS::Serverless::Function"])
+
+    made = json.loads(_run(INIT_DRAWS.replace("FUNCTIONS", repr(functions))))
+    assert set(made) <= HARMLESS_DRAWS, made

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from copy import deepcopy
 from typing import Any
 
 import pytest
@@ -224,3 +225,117 @@ def test_background_functions_reserve_their_concurrency_and_queues_use_our_key()
     for name, resource in RESOURCES.items():
         if resource["Type"] == "AWS::SQS::Queue":
             assert resource["Properties"].get("KmsMasterKeyId") == {"Ref": "OperationsKey"}, name
+
+
+# ---------------------------------------------------------------- SnapStart: every caller invokes the live alias
+ALIAS = "live"
+# Properties of a function that are not part of a published version (Lambda keeps them on the function).
+NOT_IN_A_VERSION = {"Events", "Policies", "ReservedConcurrentExecutions", "VersionDescription"}
+
+
+def _function_references(node: Any, path: str = "") -> list[tuple[str, str, str]]:
+    """(where, function, how) for every reference to a function of the template: how is "Alias" (``!Ref F.Alias``,
+    ``${F.Alias}``), "Version", "Arn" (``!GetAtt F.Arn``, ``${F.Arn}``) or "Ref" (its name: ``!Ref F``, ``${F}``)."""
+    found: list[tuple[str, str, str]] = []
+    if isinstance(node, dict):
+        if "Fn::GetAtt" in node and node["Fn::GetAtt"][0] in FUNCTIONS:
+            found.append((path, node["Fn::GetAtt"][0], ".".join(node["Fn::GetAtt"][1:])))
+        if "Ref" in node and str(node["Ref"]).split(".", 1)[0] in FUNCTIONS:
+            name, _, how = str(node["Ref"]).partition(".")
+            found.append((path, name, how or "Ref"))
+        if "Fn::Sub" in node:
+            text = node["Fn::Sub"] if isinstance(node["Fn::Sub"], str) else node["Fn::Sub"][0]
+            for expression in re.findall(r"\$\{([^}!]+)\}", text):
+                name, _, how = expression.partition(".")
+                if name in FUNCTIONS:
+                    found.append((path, name, how or "Ref"))
+        for key, value in node.items():
+            found.extend(_function_references(value, f"{path}/{key}"))
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            found.extend(_function_references(value, f"{path}/{index}"))
+    return found
+
+
+def unqualified_invokers(template: dict[str, Any]) -> list[str]:
+    """Every place that names a function other than by its alias. Nothing in the template names a function but
+    to invoke it (authorizers, state machine tasks and their lambda:InvokeFunction policies, permissions), and
+    an invoke of the unqualified function runs $LATEST, where SnapStart never applies."""
+    return [
+        f"{where}: {function} by {how}, not !Ref {function}.Alias"
+        for where, function, how in _function_references(template)
+        if how != "Alias"
+    ]
+
+
+def test_every_function_publishes_the_live_alias_with_snapstart_from_the_parameter() -> None:
+    parameter = TEMPLATE["Parameters"]["SnapStart"]
+    assert parameter["AllowedValues"] == ["PublishedVersions", "None"]
+    assert parameter["Default"] == "None", "SnapStart costs per version and can fail a rarely used route: opt in"
+    assert "14 days" in parameter["Description"] and "SnapStartNotReadyException" in parameter["Description"]
+    for function in FUNCTIONS:
+        properties = function_properties(TEMPLATE, function)
+        assert properties["AutoPublishAlias"] == ALIAS, function
+        assert properties["SnapStart"] == {"ApplyOn": {"Ref": "SnapStart"}}, function
+        # A change to any property publishes a version (else the alias keeps the old configuration) ...
+        assert properties["AutoPublishAliasAllProperties"] is True, function
+    # ... and so does a new layer: the alias would otherwise keep running the old audit_service.
+    assert RESOURCES["SharedLayer"]["Properties"]["PublishLambdaVersion"] is True
+
+
+def _parameters_in(node: Any) -> set[str]:
+    parameters = TEMPLATE["Parameters"]
+    if isinstance(node, dict):
+        found = {str(node["Ref"])} & set(parameters) if "Ref" in node else set()
+        if "Fn::Sub" in node:
+            text = node["Fn::Sub"] if isinstance(node["Fn::Sub"], str) else node["Fn::Sub"][0]
+            found |= set(re.findall(r"\$\{([^}!.]+)\}", text)) & set(parameters)
+        return found.union(*(_parameters_in(value) for value in node.values()))
+    if isinstance(node, list):
+        return set().union(*(_parameters_in(value) for value in node))
+    return set()
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_a_new_parameter_value_publishes_a_new_version(function: str) -> None:
+    """SAM hashes a function's properties with their parameters unresolved (aws/serverless-application-model
+    #1640, #3820): a deploy that only changes SnapStart (or LogLevel...) would update $LATEST and leave the
+    alias on the old version. A version's Description takes replacement, so a VersionDescription made of
+    every parameter the function's configuration takes publishes a new version whenever one of them changes."""
+    properties = function_properties(TEMPLATE, function)
+    configured = _parameters_in({name: value for name, value in properties.items() if name not in NOT_IN_A_VERSION})
+    assert "SnapStart" in configured
+    missing = configured - _parameters_in(properties["VersionDescription"])
+    assert not missing, f"{function}: VersionDescription lacks {sorted(missing)}"
+
+
+def test_every_invoker_names_the_alias_never_the_unqualified_function() -> None:
+    assert not unqualified_invokers(TEMPLATE)
+    authorizer = RESOURCES["Api"]["Properties"]["Auth"]["Authorizers"]["ApiKeyAuthorizer"]
+    assert authorizer["FunctionArn"] == {"Ref": "AuthorizerFunction.Alias"}
+    for machine, steps in (
+        ("ExportAccountStateMachine", "ExportAccountStepsFunction"),
+        ("EraseAccountStateMachine", "EraseAccountStepsFunction"),
+    ):
+        properties = RESOURCES[machine]["Properties"]
+        assert properties["DefinitionSubstitutions"]["StepsFunctionArn"] == {"Ref": f"{steps}.Alias"}
+        (statement,) = [s for p in properties["Policies"] for s in p["Statement"]]
+        assert statement["Action"] == "lambda:InvokeFunction"
+        assert statement["Resource"] == {"Ref": f"{steps}.Alias"}
+    assert not [name for name, r in RESOURCES.items() if r["Type"] == "AWS::Lambda::Permission"], (
+        "SAM makes the permissions of the events it wires; one of our own must name the alias"
+    )
+
+
+def test_the_invoker_check_finds_an_unqualified_arn() -> None:
+    changed = deepcopy(TEMPLATE)
+    authorizer = changed["Resources"]["Api"]["Properties"]["Auth"]["Authorizers"]["ApiKeyAuthorizer"]
+    authorizer["FunctionArn"] = {"Fn::GetAtt": ["AuthorizerFunction", "Arn"]}
+    statement = changed["Resources"]["EraseAccountStateMachine"]["Properties"]["Policies"][0]["Statement"][0]
+    statement["Resource"] = {"Fn::Sub": "${EraseAccountStepsFunction.Arn}"}
+    assert unqualified_invokers(changed) == [
+        "/Resources/EraseAccountStateMachine/Properties/Policies/0/Statement/0/Resource: "
+        "EraseAccountStepsFunction by Arn, not !Ref EraseAccountStepsFunction.Alias",
+        "/Resources/Api/Properties/Auth/Authorizers/ApiKeyAuthorizer/FunctionArn: "
+        "AuthorizerFunction by Arn, not !Ref AuthorizerFunction.Alias",
+    ]
