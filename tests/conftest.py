@@ -78,8 +78,10 @@ PERSONAL_VALUES = (
 def stack(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     """The template's resources on moto. After the test: no personal value stored in plain text, and every AWS
     call a function made allowed by that function's role in the template (tests/iam.py)."""
+    from localcloud import moto_fixes
     from tests.iam import Recorder, denied
 
+    moto_fixes.install()  # the embedded AWS as `make run` and the runtime have it, from the first resource on
     created = provision(clients, stack_name="test", region=REGION)
     for name, value in created.environment().items():
         monkeypatch.setenv(name, value)
