@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from moto import mock_aws
 
@@ -26,6 +28,20 @@ from localcloud.runtime import Runtime, install_lambda_invoker
 REGION = "us-east-1"
 
 
+class _SharedDataLoader(botocore.loaders.Loader):
+    """botocore's data loader, with one cache for the whole worker of what it read from botocore's JSON files.
+
+    moto gives every test a new default session, and each session read the service models and endpoint rules
+    again: a few hundred milliseconds of every test. They are read-only data, the same for every session (same
+    search paths); the session, its credentials, its handlers and every client are still new in each test."""
+
+    _read: dict[Any, Any] = {}  # shared by every instance, on purpose
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cache = self._read
+
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE"):
@@ -35,6 +51,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        session = botocore.session.get_session()
+        session.register_component("data_loader", _SharedDataLoader())
+        boto3.DEFAULT_SESSION = boto3.Session(botocore_session=session)  # moto puts the default back at the end
         container.reset()
         yield
     container.reset()
