@@ -23,7 +23,7 @@ from localcloud.gateway import Gateway, GatewayResult
 from localcloud.mailer import LocalMailer
 from localcloud.pollers import Pollers
 from localcloud.provision import Stack, provision
-from localcloud.runtime import Runtime, install_lambda_invoker
+from localcloud.runtime import Runtime, install_lambda_invoker, uninstall_lambda_invoker
 
 REGION = "us-east-1"
 
@@ -129,10 +129,11 @@ def no_personal_data_in_log_lines() -> Iterator[None]:
 
 
 @pytest.fixture
-def runtime(stack: Stack) -> Runtime:
+def runtime(stack: Stack) -> Iterator[Runtime]:
     created = Runtime(stack)
     install_lambda_invoker(created)
-    return created
+    yield created
+    uninstall_lambda_invoker(created)
 
 
 class Api:
