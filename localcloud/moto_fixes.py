@@ -35,6 +35,14 @@
   Lambda's Invoke is left out: it runs a function, whose own calls take the lock.
 - The server listed moto's package directory on disk for every request to
   find its backend; the list is read once.
+- Step Functions validated a definition by parsing it with its ANTLR grammar
+  on every ``CreateStateMachine`` (a sixth of a second for ours); a definition
+  once found valid is not parsed again for validation (an invalid one still is,
+  and still fails).
+- KMS generated an RSA-2048 private key for every new key, symmetric and HMAC
+  keys too, which never use it (a tenth of a second each). The asymmetric key
+  pair is made on first use (GetPublicKey, Sign, Verify) instead, the same key
+  for the rest of the key's life.
 """
 
 from __future__ import annotations
@@ -54,6 +62,8 @@ def install() -> None:
     _install_cheap_message_clock()
     _install_jsonpath_cache()
     _install_backend_list_cache()
+    _install_definition_check_cache()
+    _install_lazy_key_pairs()
 
 
 _ACTIONS = threading.RLock()
@@ -89,6 +99,55 @@ def _install_backend_list_cache() -> None:
     names = tuple(backends.list_of_moto_modules())
     backends.list_of_moto_modules = lambda: names
     backends._localcloud_cached = True  # type: ignore[attr-defined]
+
+
+def _install_definition_check_cache() -> None:
+    from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+
+    if getattr(StepFunctionsParserBackend, "_localcloud_checked", False):
+        return
+    validate = StepFunctionsParserBackend._validate_definition
+    valid: set[str] = set()
+
+    def _validate_definition(definition: str) -> None:
+        if definition not in valid:
+            validate(definition)  # raises InvalidDefinition: never remembered
+            valid.add(definition)
+
+    StepFunctionsParserBackend._validate_definition = staticmethod(_validate_definition)  # type: ignore[method-assign]
+    StepFunctionsParserBackend._localcloud_checked = True  # type: ignore[attr-defined]
+
+
+class _KeyPairOnFirstUse:
+    """Stands for moto's private key of a KMS key: made when first used, then used for good.
+
+    No lock of its own: KMS actions run one at a time (``_install_one_action_at_a_time``)."""
+
+    def __init__(self, make: Callable[[str], Any], key_spec: str) -> None:
+        self._make = make
+        self._key_spec = key_spec
+        self._key: Any = None
+
+    def __getattr__(self, name: str) -> Any:  # only for what this object does not have itself
+        if name.startswith("__") or name in ("_make", "_key_spec", "_key"):
+            raise AttributeError(name)
+        if self._key is None:
+            self._key = self._make(self._key_spec)
+        return getattr(self._key, name)
+
+
+def _install_lazy_key_pairs() -> None:
+    from moto.kms import models
+
+    if getattr(models, "_localcloud_lazy_keys", False):
+        return
+    make: Callable[[str], Any] = models.generate_private_key  # type: ignore[attr-defined]
+
+    def generate_private_key(key_spec: str) -> Any:
+        return _KeyPairOnFirstUse(make, key_spec)
+
+    models.generate_private_key = generate_private_key  # type: ignore[attr-defined]
+    models._localcloud_lazy_keys = True  # type: ignore[attr-defined]
 
 
 def _install_cheap_message_clock() -> None:

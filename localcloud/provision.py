@@ -136,7 +136,10 @@ class Provisioner:
         root: Path = ROOT,
         parameters: dict[str, Any] | None = None,
     ) -> None:
-        self._clients = clients
+        self._factory = clients
+        self._made: dict[str, Any] = {}  # one client per service for the whole provisioning
+        self._role_arn: str | None = None
+        self._function_properties: dict[str, dict[str, Any]] = {}
         self._template = template if template is not None else load()
         self._root = root
         resolver = Resolver(
@@ -217,6 +220,19 @@ class Provisioner:
         # Resolve everything up front so a missing dependency defers the whole resource.
         resolved = self.stack.resolver.resolve(properties) if kind != "AWS::Serverless::Function" else properties
         creator(logical_id, resolved)
+
+    def _clients(self, service: str) -> Any:
+        """The factory's client for ``service``, made once: creating a boto3 client costs more than most calls."""
+        if service not in self._made:
+            self._made[service] = self._factory(service)
+        return self._made[service]
+
+    def _properties(self, logical_id: str) -> dict[str, Any]:
+        """A function's properties with Globals applied, worked out once (a function waiting on another
+        resource is tried again on every pass)."""
+        if logical_id not in self._function_properties:
+            self._function_properties[logical_id] = function_properties(self._template, logical_id)
+        return self._function_properties[logical_id]
 
     def _name(self, logical_id: str) -> str:
         return f"{self.stack.name}-{logical_id}"
@@ -374,6 +390,11 @@ class Provisioner:
         self._set(logical_id, self._arn("lambda", f"layer:{self._name(logical_id)}:1"))
 
     def _execution_role(self) -> str:
+        if self._role_arn is None:
+            self._role_arn = self._find_or_create_execution_role()
+        return self._role_arn
+
+    def _find_or_create_execution_role(self) -> str:
         iam = self._clients("iam")
         name = f"{self.stack.name}-local-execution"
         try:
@@ -392,7 +413,7 @@ class Provisioner:
             return str(iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"])
 
     def _function(self, logical_id: str, _raw: dict[str, Any]) -> None:
-        props = function_properties(self._template, logical_id)
+        props = self._properties(logical_id)
         environment = props.get("Environment", {}).get("Variables", {})
         resolved_env = {name: str(value) for name, value in self.stack.resolver.resolve(environment).items()}
         name = props.get("FunctionName", self._name(logical_id))
@@ -519,7 +540,7 @@ class Provisioner:
 
     # ------------------------------------------------------------------ events
     def _wire_events(self, logical_id: str) -> None:
-        props = function_properties(self._template, logical_id)
+        props = self._properties(logical_id)
         for event_name, event in props.get("Events", {}).items():
             kind, config = event["Type"], self.stack.resolver.resolve(event.get("Properties", {}))
             failures = "ReportBatchItemFailures" in config.get("FunctionResponseTypes", [])

@@ -165,3 +165,9 @@ def install_lambda_invoker(runtime: Runtime) -> None:
 
     models.LambdaFunction._invoke_lambda = _invoke_in_process  # type: ignore[method-assign]
     models.LambdaFunction._localcloud_patched = True  # type: ignore[attr-defined]
+
+
+def uninstall_lambda_invoker(runtime: Runtime) -> None:
+    """Invoke no longer finds ``runtime``'s functions; the runtime, its stack and its loaded code can be freed."""
+    if runtime in _RUNTIMES:
+        _RUNTIMES.remove(runtime)

@@ -6,6 +6,7 @@ module, so there is no second description of the resources anywhere.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping
 from copy import deepcopy
@@ -41,6 +42,16 @@ _CfnLoader.add_multi_constructor("!", _construct_tag)
 
 
 def load(path: Path = TEMPLATE) -> dict[str, Any]:
+    """The parsed template, a copy of its own: callers may change it.
+
+    Parsing the YAML takes a third of a second and every test's stack needs it, so the parsed
+    document is kept for as long as the file is unchanged (same size and modification time)."""
+    status = path.stat()
+    return deepcopy(_parse(path.resolve(), status.st_mtime_ns, status.st_size))
+
+
+@functools.lru_cache(maxsize=16)
+def _parse(path: Path, _mtime_ns: int, _size: int) -> dict[str, Any]:
     document: dict[str, Any] = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - SafeLoader subclass
     return document
 

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import boto3
+import botocore.loaders
+import botocore.session
 import pytest
 from moto import mock_aws
 
@@ -21,9 +23,23 @@ from localcloud.gateway import Gateway, GatewayResult
 from localcloud.mailer import LocalMailer
 from localcloud.pollers import Pollers
 from localcloud.provision import Stack, provision
-from localcloud.runtime import Runtime, install_lambda_invoker
+from localcloud.runtime import Runtime, install_lambda_invoker, uninstall_lambda_invoker
 
 REGION = "us-east-1"
+
+
+class _SharedDataLoader(botocore.loaders.Loader):
+    """botocore's data loader, with one cache for the whole worker of what it read from botocore's JSON files.
+
+    moto gives every test a new default session, and each session read the service models and endpoint rules
+    again: a few hundred milliseconds of every test. They are read-only data, the same for every session (same
+    search paths); the session, its credentials, its handlers and every client are still new in each test."""
+
+    _read: dict[Any, Any] = {}  # shared by every instance, on purpose
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._cache = self._read
 
 
 @pytest.fixture
@@ -35,6 +51,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
+        session = botocore.session.get_session()
+        session.register_component("data_loader", _SharedDataLoader())
+        boto3.DEFAULT_SESSION = boto3.Session(botocore_session=session)  # moto puts the default back at the end
         container.reset()
         yield
     container.reset()
@@ -78,8 +97,10 @@ PERSONAL_VALUES = (
 def stack(aws: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     """The template's resources on moto. After the test: no personal value stored in plain text, and every AWS
     call a function (or a state machine's task) made allowed by its role in the template (tests/iam.py)."""
+    from localcloud import moto_fixes
     from tests.iam import Recorder, denied
 
+    moto_fixes.install()  # the embedded AWS as `make run` and the runtime have it, from the first resource on
     created = provision(clients, stack_name="test", region=REGION)
     for name, value in created.environment().items():
         monkeypatch.setenv(name, value)
@@ -108,10 +129,11 @@ def no_personal_data_in_log_lines() -> Iterator[None]:
 
 
 @pytest.fixture
-def runtime(stack: Stack) -> Runtime:
+def runtime(stack: Stack) -> Iterator[Runtime]:
     created = Runtime(stack)
     install_lambda_invoker(created)
-    return created
+    yield created
+    uninstall_lambda_invoker(created)
 
 
 class Api:

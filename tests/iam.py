@@ -254,7 +254,9 @@ def denied(calls: list[Call], stack: Stack) -> list[str]:
     for call in calls:
         if call.as_another_principal:
             continue
-        policy = policies.setdefault(call.function, statements(stack, call.function))
+        if call.function not in policies:  # worked out once per function (setdefault's argument was every call's)
+            policies[call.function] = statements(stack, call.function)
+        policy = policies[call.function]
         for action, resource in required(call, resources):
             if not allowed(policy, action, resource):
                 problems.add(f"{call.function}: {action} on {resource} ({call.service}.{call.operation})")
