@@ -249,3 +249,31 @@ def test_no_function_calls_aws_or_draws_a_unique_value_at_init() -> None:
 
     made = json.loads(_run(INIT_DRAWS.replace("FUNCTIONS", repr(functions))))
     assert set(made) <= HARMLESS_DRAWS, made
+
+
+# The system's CA certificates load (~35 ms) when an HTTPS handler or an SSL context is made: on the first
+# request that needs one (botocore's connection pool, a log stream's delivery), never at init.
+INIT_CERTIFICATES = """
+import importlib, json, ssl
+loaded = []
+current = None
+original = ssl.SSLContext.load_default_certs
+
+def recorded(self, *args, **kwargs):
+    loaded.append(current)
+    return original(self, *args, **kwargs)
+
+ssl.SSLContext.load_default_certs = recorded
+for current, directory in FUNCTIONS:
+    sys.modules.pop("app", None)
+    sys.path.insert(0, directory)
+    importlib.import_module("app")
+    sys.path.remove(directory)
+print(json.dumps(sorted(set(loaded))))
+"""
+
+
+def test_no_function_loads_the_systems_ca_certificates_at_init() -> None:
+    functions = _functions(personal_data=False) + _functions(personal_data=True)
+
+    assert json.loads(_run(INIT_CERTIFICATES.replace("FUNCTIONS", repr(functions)))) == []

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from functools import partial
+from functools import cache, partial
 from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -315,14 +315,19 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None
 
 
-_OPENER = urllib.request.build_opener(_NoRedirects())
+@cache
+def _opener() -> urllib.request.OpenerDirector:
+    """Made on the first delivery: its HTTPS handler loads the system's CA certificates (~35 ms), which every
+    function importing this module (the stream routes, the counter) paid at init, though only the deliverer
+    sends."""
+    return urllib.request.build_opener(_NoRedirects())
 
 
 def post(url: str, body: bytes, headers: Mapping[str, str]) -> Sent:
     # check_destination allowed only http(s) URLs before this is called.
     request = urllib.request.Request(url, data=body, headers=dict(headers), method="POST")  # noqa: S310
     try:
-        with _OPENER.open(request, timeout=TIMEOUT_SECONDS) as response:
+        with _opener().open(request, timeout=TIMEOUT_SECONDS) as response:
             return Sent(int(response.status), str(response.reason or ""))
     except urllib.error.HTTPError as error:
         # The status line only: a receiver's body could echo what we sent, or secrets of its own.
