@@ -18,9 +18,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import boto3
-
 from bench.audit_paths import PRODUCT_PAGE_EXAMPLE, Row
+from localcloud.process import client as local_client
 from localcloud.process import running
 
 TARGET_BYTES = 200 * 1024
@@ -67,13 +66,7 @@ def measure() -> list[Row]:
 
 def _publish_a_page_of_history(cloud: dict[str, Any]) -> None:
     """Ten product-page events, so that the first view shows a full page, as a real tenant's would."""
-    bus = boto3.client(
-        "events",
-        endpoint_url=cloud["aws_endpoint_url"],
-        region_name=cloud["region"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    bus = local_client(cloud, "events")
     tenant = cloud["tenants"][0]
     entries = [
         {

@@ -28,11 +28,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import botocore.client
 from moto import mock_aws
 
 from bench.audit_paths import PRODUCT_PAGE_EXAMPLE, REGION, Row, _clients, _env, in_process_aws
+from localcloud.process import client as local_client
 from localcloud.process import running
 
 CALLS_PER_THOUSAND_TARGET = (
@@ -185,13 +185,7 @@ def measure_local_cloud(records: int = 1000, timeout: float = 300) -> list[Row]:
             },
         )
         time.sleep(6)  # the router's cache of the tenant's streams
-        events = boto3.client(
-            "events",
-            endpoint_url=cloud["aws_endpoint_url"],
-            region_name=cloud["region"],
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
+        events = local_client(cloud, "events")
         started = time.time()
         for start in range(0, records, 10):  # each event stamped with when it is published
             batch = _events(tenant, min(10, records - start))

@@ -22,6 +22,19 @@ class StartFailed(RuntimeError):
     """The local cloud exited or did not write its state file in time; the message holds its output."""
 
 
+def client(cloud: dict[str, Any], service: str) -> Any:
+    """A boto3 client of the running local cloud's embedded AWS (what ``running`` yielded)."""
+    import boto3
+
+    return boto3.client(
+        service,
+        endpoint_url=cloud["aws_endpoint_url"],
+        region_name=cloud["region"],
+        aws_access_key_id="local",
+        aws_secret_access_key="local",  # noqa: S106 - moto takes any credentials
+    )
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -17,9 +17,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
+from localcloud.process import client as local_client
 from tests.e2e.local import ROOT, start_local_cloud
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("console")]
@@ -75,13 +75,7 @@ def history(cloud: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _publish(cloud: dict[str, Any], events: list[dict[str, Any]]) -> None:
     """On the bus, as a platform's service does (ten entries a call at most)."""
-    bus = boto3.client(
-        "events",
-        endpoint_url=cloud["aws_endpoint_url"],
-        region_name=cloud["region"],
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    bus = local_client(cloud, "events")
     for first in range(0, len(events), 10):
         entries = [
             {

@@ -23,9 +23,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
+from localcloud.process import client as local_client
 from tests.e2e.local import ROOT, start_local_cloud
 
 README = ROOT / "README.md"
@@ -101,13 +101,7 @@ def _call(cloud: dict[str, Any], path: str, key: str) -> Any:
 
 
 def _publish_one(cloud: dict[str, Any], tenant: int) -> None:
-    bus = boto3.client(
-        "events",
-        endpoint_url=cloud["aws_endpoint_url"],
-        region_name=cloud["region"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    bus = local_client(cloud, "events")
     detail = {
         "event_id": f"operator-{time.time_ns()}",
         "type": "deployment_created",
@@ -141,13 +135,7 @@ def _operator_inputs(cloud: dict[str, Any], clone: Path) -> dict[str, str]:
     (clone / "proof.json").write_text(json.dumps(proof))
     # exported once the record is sealed: the bundle then holds a checkpoint to verify
     (clone / "bundle.json").write_text(json.dumps(_call(cloud, f"/audit/tenants/{tenant}/export", owner["api_key"])))
-    kms = boto3.client(
-        "kms",
-        endpoint_url=cloud["aws_endpoint_url"],
-        region_name=cloud["region"],
-        aws_access_key_id="local",
-        aws_secret_access_key="local",
-    )
+    kms = local_client(cloud, "kms")
     (clone / "signing-key.der").write_bytes(kms.get_public_key(KeyId=cloud["resources"]["SigningKey"])["PublicKey"])
     fingerprint = _call(cloud, f"/audit/tenants/{tenant}/verify", owner["api_key"])["key_fingerprint"]
     return {"<SHA256:... from GET verify>": fingerprint}

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
+from localcloud.process import client as local_client
 from tests.e2e.local import ROOT, start_local_cloud
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
@@ -63,13 +63,7 @@ def _user(cloud: dict[str, Any], role: str) -> dict[str, Any]:
 
 
 def _security_items(cloud: dict[str, Any]) -> list[dict[str, Any]]:
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=cloud["aws_endpoint_url"],
-        region_name=cloud["region"],
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    dynamodb = local_client(cloud, "dynamodb")
     table = cloud["resources"]["AuditLogTable"]
     return [  # every write shard of the platform's security partition
         item
@@ -118,13 +112,7 @@ def test_401_and_403_over_http_store_security_events(cloud: dict[str, Any]) -> N
 
 
 def test_embedded_aws_has_the_template_resources(cloud: dict[str, Any]) -> None:
-    dynamodb = boto3.client(
-        "dynamodb",
-        endpoint_url=cloud["aws_endpoint_url"],
-        region_name=cloud["region"],
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    dynamodb = local_client(cloud, "dynamodb")
     tables = set(dynamodb.list_tables()["TableNames"])
     assert {cloud["resources"][t] for t in ("TenantsTable", "UsersTable", "ApiKeysTable", "AuditLogTable")} <= tables
 
@@ -319,13 +307,7 @@ def test_a_service_registers_a_type_on_the_bus_and_its_events_are_served(cloud: 
     """Issue #12: a new resource audited without a change to this service, over the local cloud's real endpoints."""
     tenant_id = cloud["tenants"][0]["id"]
     key = _user(cloud, "auditor")["api_key"]
-    events = boto3.client(
-        "events",
-        endpoint_url=cloud["aws_endpoint_url"],
-        region_name=cloud["region"],
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    )
+    events = local_client(cloud, "events")
     bus = cloud["resources"]["AuditEventBus"]
     declaration = {
         "type": "topic_created",
@@ -417,13 +399,7 @@ def test_a_stream_to_the_local_receiver_gets_the_tenants_new_records_signed(clou
     assert status == 201, stream
     time.sleep(5.5)  # the router reads a tenant's streams again after its cache (5 s)
     event_id = f"stream-{time.time_ns()}"
-    boto3.client(
-        "events",
-        endpoint_url=cloud["aws_endpoint_url"],
-        region_name=cloud["region"],
-        aws_access_key_id="x",
-        aws_secret_access_key="x",
-    ).put_events(
+    local_client(cloud, "events").put_events(
         Entries=[
             {
                 "EventBusName": cloud["resources"]["AuditEventBus"],
